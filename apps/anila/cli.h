@@ -1,0 +1,27 @@
+// cli.h — shared pieces of the `anila` subcommands (private to the tool).
+//
+// Each subcommand lives in its own file: it declares its options on a CLI11
+// subcommand and calls library functions; no algorithm lives here.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "anila/common.h"
+
+namespace anila::cli {
+
+// Reads a config file and applies "--set key=value" overrides (UserError on problems).
+Json load_config(const std::string& path, const std::vector<std::string>& sets);
+// Applies the config's "threads" key to LibTorch's intra-op pool (0 = library default).
+void apply_threads(const Json& config);
+// "configs/rings.json" -> "rings"
+std::string config_stem(const std::string& path);
+
+void add_train(CLI::App& app);
+void add_compare(CLI::App& app);
+void add_bench(CLI::App& app);
+
+}  // namespace anila::cli

@@ -1,0 +1,58 @@
+// compare.cpp — `anila compare`: one config, several samplers, same seeds and budget.
+#include <memory>
+#include <sstream>
+
+#include "anila/config.h"
+#include "anila/train/experiment.h"
+#include "cli.h"
+
+namespace anila::cli {
+
+namespace {
+struct CompareArgs {
+  std::string config, out, samplers = "langevin,anila";
+  std::vector<std::string> sets;
+  int64_t seeds = 1, jobs = 0;
+  bool force = false, quiet = false;
+};
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+}  // namespace
+
+void add_compare(CLI::App& app) {
+  auto args = std::make_shared<CompareArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("compare",
+                         "Train one config with several samplers (same data, seeds and budget); "
+                         "writes compare.md, compare.csv and compare.png");
+  cmd->add_option("--config", args->config, "JSON config file")->required();
+  cmd->add_option("--samplers", args->samplers, "Comma-separated sampler types")
+      ->capture_default_str();
+  cmd->add_option("--seeds", args->seeds, "Seeds per sampler (mean ± sd)")->capture_default_str();
+  cmd->add_option("--set", args->sets, "Override a config key: section.key=value (repeatable)");
+  cmd->add_option("--out", args->out, "Output folder (default: runs/compare-<config name>)");
+  cmd->add_option("--jobs", args->jobs, "Concurrent runs (default: one per core)");
+  cmd->add_flag("--force", args->force, "Redo runs that already finished in the output folder");
+  cmd->add_flag("--quiet", args->quiet, "No progress output");
+  cmd->callback([args]() {
+    Json config = load_config(args->config, args->sets);
+    CompareOptions co;
+    co.samplers = split_commas(args->samplers);
+    co.seeds = args->seeds;
+    co.jobs = args->jobs;
+    co.force = args->force;
+    co.quiet = args->quiet;
+    co.out_dir = args->out.empty() ? "runs/compare-" + config_stem(args->config) : args->out;
+    apply_threads(config);
+    compare_samplers(config, co);
+  });
+}
+
+}  // namespace anila::cli

@@ -1,0 +1,46 @@
+// common.h — shared vocabulary of the anila library: errors, JSON, random generators.
+//
+// Every user-caused problem (bad config key, bad value, missing file) is a
+// `UserError`; the CLI prints its one-line message and exits with code 2.
+// A run whose chains or parameters stop being finite raises `DivergedError`
+// (exit code 3). Anything else is a programming error and fails loudly.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include <ATen/core/Generator.h>
+#include <c10/core/Device.h>
+#include <nlohmann/json.hpp>
+
+namespace anila {
+
+using Json = nlohmann::json;
+
+// Exit codes of the `anila` command (DESIGN.md §4).
+constexpr int kExitOk = 0;
+constexpr int kExitUserError = 2;
+constexpr int kExitDiverged = 3;
+
+// A mistake the user can fix: one line naming the key or file and what is allowed.
+class UserError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A training run produced NaN/Inf; the last good checkpoint is kept.
+class DivergedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A random generator for `device` seeded with `seed` (CPU or CUDA). All random
+// draws in the library take an explicit generator so runs are reproducible.
+at::Generator make_generator(uint64_t seed, const c10::Device& device);
+
+// Parses "cpu", "cuda", "cuda:1" or "auto" (cuda when available) into a device;
+// throws UserError naming `what` otherwise.
+c10::Device parse_device(const std::string& name, const std::string& what = "device");
+
+}  // namespace anila

@@ -1,0 +1,57 @@
+// dataset2d.h — 2D point datasets with (where possible) exact log-densities.
+//
+// Notation: x is [n, 2] (float32 for samples); log-densities are returned as
+// float64 [n]. Toy densities are infinite-data generators; a CSV dataset
+// resamples its points with replacement.
+//
+// Types (DESIGN.md §4 names, defined in docs/datasets.md):
+//   rings, gmm, 8gaussians, 25gaussians, checkerboard   exact closed form
+//   moons, swissroll, 2spirals                          exact up to quadrature
+//                                                       over the curve parameter
+//   pinwheel, csv                                       Gaussian KDE reference
+//                                                       from many samples
+//
+//   auto ds = anila::data::make_dataset2d({{"type", "rings"}});
+//   torch::Tensor x = ds->sample(100, gen);            // [100, 2]
+//   torch::Tensor lp = ds->log_density(x);             // [100] float64
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "anila/common.h"
+
+namespace anila::data {
+
+// Axis-aligned evaluation box.
+struct Box {
+  double xmin = -1, xmax = 1, ymin = -1, ymax = 1;
+};
+
+class Dataset2D {
+ public:
+  virtual ~Dataset2D() = default;
+  virtual std::string name() const = 0;
+  // Fresh draws: [n, 2] float32 on CPU.
+  virtual at::Tensor sample(int64_t n, at::Generator& gen) const = 0;
+  // x: [n, 2] (any float dtype, CPU) -> log p_data(x): [n] float64.
+  virtual at::Tensor log_density(const at::Tensor& x) const = 0;
+  // True for closed-form or quadrature densities; false for a KDE reference.
+  virtual bool log_density_exact() const = 0;
+  // A box holding essentially all the mass (used for the evaluation grid).
+  virtual Box box() const = 0;
+  // Resolved options, including "type".
+  virtual Json to_json() const = 0;
+};
+
+// Builds a dataset from its config section; UserError on an unknown type or key,
+// a missing or garbled CSV file (naming the line).
+std::unique_ptr<Dataset2D> make_dataset2d(const Json& section, const std::string& path = "data");
+
+// The valid values of data.type for 2D data.
+std::vector<std::string> dataset2d_types();
+
+}  // namespace anila::data

@@ -1,0 +1,44 @@
+// logdensity.h — the log-density interface every sampler draws from.
+//
+// A log-density maps chain states z: [B, ...] to f: [B] (log unnormalised
+// density, higher = more likely) and its input gradient ∇_z f: [B, ...].
+// An energy network, an analytic target or any user callable can be one.
+// Evaluating it never builds parameter gradients: θ is frozen while sampling.
+//
+//   anila::FunctionLogDensity gauss([](const at::Tensor& z) { return -0.5 * z.pow(2).sum(1); });
+//   auto [f, grad] = gauss(z);   // f: [B], grad: [B, D] (= -z)
+#pragma once
+
+#include <functional>
+
+#include <ATen/core/Tensor.h>
+
+namespace anila {
+
+struct LogDensityValue {
+  at::Tensor f;     // [B]
+  at::Tensor grad;  // [B, ...], same shape as z
+};
+
+class LogDensity {
+ public:
+  virtual ~LogDensity() = default;
+  // z: [B, ...] -> f: [B] and ∇_z f: [B, ...]. Must not keep an autograd graph.
+  virtual LogDensityValue operator()(const at::Tensor& z) const = 0;
+  // z: [B, ...] -> f: [B] only (default: the value part of operator()).
+  virtual at::Tensor value(const at::Tensor& z) const { return (*this)(z).f; }
+};
+
+// A log-density from a differentiable function z [B,...] -> f [B]; the gradient
+// is taken with autograd (so `fn` must be built from differentiable tensor ops).
+class FunctionLogDensity : public LogDensity {
+ public:
+  explicit FunctionLogDensity(std::function<at::Tensor(const at::Tensor&)> fn);
+  LogDensityValue operator()(const at::Tensor& z) const override;
+  at::Tensor value(const at::Tensor& z) const override;
+
+ private:
+  std::function<at::Tensor(const at::Tensor&)> fn_;
+};
+
+}  // namespace anila

@@ -1,0 +1,32 @@
+// anila.h — anisotropic Langevin (AniLA, the sampler of STANLEY; DESIGN.md §2).
+//
+//   γ(z) = b / max(b, |∇f(z)|)                    recomputed every step
+//   z'   = z + (s γ/2) ⊙ ∇f(z) + ε √(s γ) ⊙ ξ       (anisotropy = both)
+//
+// anisotropy: both  — γ scales drift and noise (the paper)
+//             noise — γ scales only the noise (the authors' released CIFAR code)
+//             drift — γ scales only the drift (= elementwise gradient clipping to ±b)
+// norm:       element — |∇f| per coordinate (the paper)
+//             pixel   — L2 norm over the channel axis (dim 1 of [B, C, H, W]), one γ per pixel
+//             sample  — L2 norm over the whole sample, one γ per chain
+//
+// Note (γ/2)∇f = ½·clip(∇f, −b, b) coordinatewise, so the drift is bounded.
+// The unadjusted chain is biased where γ varies: with one γ per chain its
+// small-step stationary law is ∝ exp(f/ε²)/γ(z), not exp(f/ε²).
+#pragma once
+
+#include "anila/samplers/sampler.h"
+
+namespace anila {
+
+class AnilaSampler : public Sampler {
+ public:
+  explicit AnilaSampler(SamplerOptions options);
+  void step(ChainState& state, const LogDensity& logp, at::Generator& gen,
+            SamplerStats* stats) const override;
+  // The per-coordinate step factor γ for gradient g: [B, ...] -> [B, ...]
+  // (broadcast to g's shape for the pixel and sample norms).
+  at::Tensor gamma(const at::Tensor& grad) const;
+};
+
+}  // namespace anila

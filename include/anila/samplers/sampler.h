@@ -1,0 +1,93 @@
+// sampler.h — the MCMC sampler interface, its options and its factory.
+//
+// Notation: z: [B, ...] chain states (B chains, e.g. [B, 2] or [B, C, H, W]);
+// f(z): [B] log unnormalised density; s step size; ε noise scale; b AniLA
+// threshold. Every sampler targets exp(f/ε²), so a model trained with it has
+// temperature T = ε² (DESIGN.md §2).
+//
+// A sampler step reads and updates a `ChainState`, which caches f(z) and
+// ∇f(z) so no sampler recomputes them. Per-step diagnostics are accumulated
+// into an optional `SamplerStats` (tensor sums; no host sync inside the loop).
+//
+//   auto sampler = anila::make_sampler({{"type", "anila"}, {"threshold", 0.01}});
+//   anila::ChainState state = anila::ChainState::start(z0, logp);
+//   anila::SamplerStats stats;
+//   sampler->run(state, logp, /*steps=*/100, gen, &stats);
+//   stats.summary();  // {"grad_abs": ..., "f": ..., "gamma": ..., ...}
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "anila/common.h"
+#include "anila/logdensity.h"
+
+namespace anila {
+
+struct ChainState {
+  at::Tensor z;     // [B, ...]
+  at::Tensor f;     // [B]
+  at::Tensor grad;  // [B, ...]
+  // Evaluates f and ∇f at z0.
+  static ChainState start(const at::Tensor& z0, const LogDensity& logp);
+};
+
+// Per-step diagnostics, summed over the steps of a run (device tensors until summary()).
+struct SamplerStats {
+  int64_t steps = 0;
+  at::Tensor grad_abs;   // Σ_steps mean |∇f|
+  at::Tensor f;          // Σ_steps mean f
+  at::Tensor gamma;      // Σ_steps mean γ              (AniLA)
+  at::Tensor gamma_lt1;  // Σ_steps fraction of γ < 1   (AniLA)
+  at::Tensor accept;     // Σ_steps acceptance rate     (MH samplers)
+  void add(at::Tensor* slot, const at::Tensor& value);
+  // Means over steps: {"grad_abs", "f", and where recorded "gamma", "gamma_lt1", "accept"}.
+  Json summary() const;
+};
+
+// Options of every sampler type (each type uses the keys that apply to it;
+// docs/samplers.md lists which).
+struct SamplerOptions {
+  std::string type = "anila";           // langevin | anila
+  double step_size = 1.0;               // s
+  double noise_scale = 1.0;             // ε; target exp(f/ε²)
+  double threshold = 0.01;              // b (anila)
+  std::string anisotropy = "both";      // both | noise | drift (anila)
+  std::string norm = "element";         // element | pixel | sample (anila)
+  double clamp_min = 0, clamp_max = 0;  // clamp z to [min, max] after each step when min < max
+  Json to_json() const;
+};
+
+class Sampler {
+ public:
+  explicit Sampler(SamplerOptions options) : options_(std::move(options)) {}
+  virtual ~Sampler() = default;
+  // One transition of every chain; updates z, f, grad in place; adds diagnostics to stats.
+  virtual void step(ChainState& state, const LogDensity& logp, at::Generator& gen,
+                    SamplerStats* stats) const = 0;
+  // `steps` transitions.
+  void run(ChainState& state, const LogDensity& logp, int64_t steps, at::Generator& gen,
+           SamplerStats* stats = nullptr) const;
+  double temperature() const { return options_.noise_scale * options_.noise_scale; }
+  const SamplerOptions& options() const { return options_; }
+  std::string name() const { return options_.type; }
+
+ protected:
+  // Clamps z when the options ask for it (and re-evaluates nothing: callers do).
+  void maybe_clamp(at::Tensor& z) const;
+  SamplerOptions options_;
+};
+
+using SamplerPtr = std::shared_ptr<Sampler>;
+
+// Reads a sampler section (type + options) with validation; UserError on an
+// unknown type/key or a bad value (step_size ≤ 0, noise_scale < 0, threshold ≤ 0).
+SamplerOptions parse_sampler_options(const Json& section, const std::string& path = "sampler");
+SamplerPtr make_sampler(const SamplerOptions& options);
+SamplerPtr make_sampler(const Json& section, const std::string& path = "sampler");
+std::vector<std::string> sampler_types();
+
+}  // namespace anila

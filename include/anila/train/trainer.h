@@ -1,0 +1,113 @@
+// trainer.h — maximum-likelihood EBM training with short-run MCMC negatives
+// (Algorithm 1 of the paper, generalised; DESIGN.md §2).
+//
+//   for t = 1..T:
+//       x ← M data points (+ σ_data·ξ if data noise is set)
+//       z ← M chain states from the chain source
+//       repeat K times: z ← sampler.step(z, f_θ)            # θ frozen
+//       loss(θ) = −(mean f_θ(x) − mean f_θ(z)) + α·mean(f_θ(x)² + f_θ(z)²)
+//       θ ← optimizer step (SGD/Adam, optional grad-norm clip, lr schedule)
+//       write z back to the chain source
+//
+// Notation: M batch size (= number of chains per iteration), K MCMC steps,
+// α the L2 energy regulariser. Deterministic for a given seed and thread
+// count on CPU; checkpoints hold everything needed to resume bit-exactly
+// (model, optimizer, chain bank, RNG state, iteration).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "anila/chains/chain_source.h"
+#include "anila/common.h"
+#include "anila/models/energy.h"
+#include "anila/samplers/sampler.h"
+
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace anila {
+
+struct LrSchedule {
+  std::string type = "constant";  // constant | cosine | step | linear
+  int64_t warmup = 0;             // linear warm-up iterations from 0 to lr
+  double min_lr = 0;              // cosine/linear: final lr
+  int64_t step_every = 1000;      // step: multiply by gamma every step_every iterations
+  double gamma = 0.5;
+  // lr at (0-based) iteration t of T given the base lr.
+  double at(int64_t t, int64_t total, double base) const;
+  Json to_json() const;
+};
+
+struct TrainOptions {
+  int64_t iterations = 10000;      // T
+  int64_t batch_size = 100;        // M
+  int64_t mcmc_steps = 100;        // K
+  std::string optimizer = "adam";  // adam | sgd
+  double lr = 1e-4;
+  double beta1 = 0.9, beta2 = 0.999;  // adam
+  double momentum = 0.0;              // sgd
+  double weight_decay = 0.0;
+  double grad_clip = 0.0;   // max L2 norm of the parameter gradient (0 = off)
+  double energy_l2 = 0.0;   // α
+  double data_noise = 0.0;  // σ_data (config key data.noise)
+  LrSchedule schedule;
+  int64_t log_every = 50;  // iterations between metric rows (sampler stats on those)
+  int64_t checkpoint_every = 1000;
+  Json to_json() const;  // the "train" section (data_noise lives in "data")
+};
+
+TrainOptions parse_train_options(const Json& section, const std::string& path = "train");
+
+// What one iteration measured (float values are host doubles).
+struct IterationStats {
+  int64_t iteration = 0;  // 1-based, after the update
+  double loss = 0, f_data = 0, f_samples = 0, grad_norm = 0, lr = 0;
+  Json sampler;  // SamplerStats::summary() on logged iterations, else empty
+};
+
+// Draws M data points [M, ...] with the given generator.
+using DataFn = std::function<at::Tensor(int64_t M, at::Generator& gen)>;
+
+class Trainer {
+ public:
+  Trainer(EnergyModelPtr model, SamplerPtr sampler, ChainSourcePtr chains, DataFn data,
+          TrainOptions options, at::Generator gen, c10::Device device);
+  ~Trainer();
+
+  // One iteration of Algorithm 1. Throws DivergedError on NaN/Inf (state not updated).
+  IterationStats step(bool collect_sampler_stats);
+  int64_t iteration() const { return iteration_; }
+
+  // Single-file checkpoint (written atomically: temporary file, then rename).
+  void save_checkpoint(const std::string& path) const;
+  // UserError when the file is missing, corrupt or from a different architecture.
+  void load_checkpoint(const std::string& path);
+
+  // Chains drawn exactly as training draws them (source, sampler, K), with a
+  // separate generator; the chain source's bank is not written.
+  at::Tensor draw_samples(int64_t n, at::Generator& gen, int64_t steps = -1);
+
+  const EnergyModelPtr& model() const { return model_; }
+  const SamplerPtr& sampler() const { return sampler_; }
+  const ChainSourcePtr& chains() const { return chains_; }
+  const TrainOptions& options() const { return options_; }
+  at::Generator& generator() { return gen_; }
+
+ private:
+  EnergyModelPtr model_;
+  SamplerPtr sampler_;
+  ChainSourcePtr chains_;
+  DataFn data_;
+  TrainOptions options_;
+  at::Generator gen_;
+  c10::Device device_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  int64_t iteration_ = 0;
+};
+
+}  // namespace anila

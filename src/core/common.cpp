@@ -1,0 +1,39 @@
+// common.cpp — random generators and device parsing.
+#include "anila/common.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <torch/cuda.h>
+
+namespace anila {
+
+at::Generator make_generator(uint64_t seed, const c10::Device& device) {
+  if (device.is_cuda()) {
+    auto gen = at::globalContext().defaultGenerator(device).clone();
+    gen.set_current_seed(seed);
+    return gen;
+  }
+  return at::detail::createCPUGenerator(seed);
+}
+
+c10::Device parse_device(const std::string& name, const std::string& what) {
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  if (name == "auto") return torch::cuda::is_available() ? c10::Device(c10::kCUDA) : c10::kCPU;
+  if (name.rfind("cuda", 0) == 0) {
+    c10::Device device(c10::kCPU);
+    try {
+      device = c10::Device(name);
+    } catch (const std::exception&) {
+      throw UserError(what + ": invalid device \"" + name + "\"; allowed: cpu, cuda, cuda:N, auto");
+    }
+    if (!torch::cuda::is_available()) {
+      throw UserError(
+          what + ": \"" + name +
+          "\" requested but this build of LibTorch sees no CUDA device; use cpu or auto");
+    }
+    return device;
+  }
+  throw UserError(what + ": invalid device \"" + name + "\"; allowed: cpu, cuda, cuda:N, auto");
+}
+
+}  // namespace anila

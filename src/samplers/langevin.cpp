@@ -1,0 +1,30 @@
+// langevin.cpp — unadjusted Langevin step  z' = z + (s/2)∇f(z) + ε√s ξ.
+#include "anila/samplers/langevin.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+namespace anila {
+
+LangevinSampler::LangevinSampler(SamplerOptions options) : Sampler(std::move(options)) {}
+
+void LangevinSampler::step(ChainState& state, const LogDensity& logp, at::Generator& gen,
+                           SamplerStats* stats) const {
+  const double s = options_.step_size, eps = options_.noise_scale;
+  if (stats) {
+    stats->add(&stats->grad_abs, state.grad.abs().mean());
+    stats->add(&stats->f, state.f.mean());
+    stats->steps++;
+  }
+  at::Tensor xi = at::randn(state.z.sizes(), gen, state.z.options());
+  // z' = z + (s/2)∇f + ε√s ξ, written into the fresh noise buffer.
+  at::Tensor z = xi.mul_(eps * std::sqrt(s)).add_(state.z).add_(state.grad, s / 2);
+  maybe_clamp(z);
+  LogDensityValue v = logp(z);
+  state.z = z;
+  state.f = v.f;
+  state.grad = v.grad;
+}
+
+}  // namespace anila

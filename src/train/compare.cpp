@@ -1,0 +1,324 @@
+// compare.cpp — `anila compare` (same data, seeds and budget for each sampler)
+// and `anila bench` (time per training iteration and per sampler step).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include "anila/config.h"
+#include "anila/eval/grid2d.h"
+#include "anila/io/files.h"
+#include "anila/io/image.h"
+#include "anila/samplers/sampler.h"
+#include "anila/train/experiment.h"
+#include "train/setup.h"
+
+namespace fs = std::filesystem;
+
+namespace anila {
+
+namespace {
+
+struct Job {
+  std::string sampler;
+  int64_t seed_index = 0;
+  std::string dir;
+  Json config;
+  Json summary;       // filled when done
+  std::string error;  // user error text
+  bool diverged = false;
+};
+
+// Metrics in the comparison table: name, summary key, format.
+struct Column {
+  const char* title;
+  const char* key;
+  const char* format;
+};
+const std::vector<Column> kColumns = {
+    {"sample_tv (lower better)", "sample_tv", "{:.4f}"},
+    {"sample_mmd", "sample_mmd", "{:.5f}"},
+    {"model kl [nats]", "kl", "{:.3f}"},
+    {"model tv", "tv", "{:.4f}"},
+    {"model nll", "nll", "{:.3f}"},
+    {"s/run", "seconds", "{:.1f}"},
+};
+
+std::string mean_sd(const std::vector<double>& v, const char* format) {
+  if (v.empty()) return "-";
+  double mean = 0;
+  for (double x : v) mean += x;
+  mean /= v.size();
+  std::string out = fmt::format(fmt::runtime(format), mean);
+  if (v.size() > 1) {
+    double var = 0;
+    for (double x : v) var += (x - mean) * (x - mean);
+    out += " ± " + fmt::format(fmt::runtime(format), std::sqrt(var / (v.size() - 1)));
+  }
+  return out;
+}
+
+void run_job(Job& job, bool force, bool quiet, int interactive) {
+  RunOptions ro;
+  ro.out_dir = job.dir;
+  ro.quiet = quiet;
+  ro.interactive = interactive;
+  ro.label = fmt::format("{}/seed{}", job.sampler, job.seed_index);
+  try {
+    const std::string summary_path = job.dir + "/summary.json";
+    if (!force && fs::exists(summary_path)) {
+      Json done = Json::parse(io::read_text(summary_path));
+      if (done.value("status", "") == "completed") {
+        job.summary = done;
+        return;
+      }
+    }
+    if (!force && fs::exists(job.dir + "/checkpoints/last.pt") &&
+        fs::exists(job.dir + "/config.json")) {
+      job.summary = resume_experiment(job.dir, ro);
+      return;
+    }
+    ro.force = true;
+    job.summary = run_experiment(job.config, ro);
+  } catch (const DivergedError& e) {
+    job.diverged = true;
+    job.error = e.what();
+  } catch (const UserError& e) {
+    job.error = e.what();
+  }
+}
+
+// learned density | learned log-density | samples, read back from a run folder.
+void figure_from_run(const std::string& dir, const eval::Grid2D& grid, int size,
+                     std::vector<io::Panel>* row) {
+  at::Tensor log_density = io::read_npy(dir + "/log_density.npy");
+  at::Tensor samples = io::read_npy(dir + "/samples.npy");
+  row->push_back({"model exp(f/T)/Z", io::heatmap(log_density.exp(), size)});
+  row->push_back({"model log-density",
+                  io::heatmap(log_density.clamp_min(log_density.max().item<double>() - 30), size)});
+  row->push_back({"chain samples", io::scatter_density(samples, grid.box.xmin, grid.box.xmax,
+                                                       grid.box.ymin, grid.box.ymax, size, 120)});
+}
+
+}  // namespace
+
+Json compare_samplers(const Json& config, const CompareOptions& options) {
+  Json resolved = resolve_config(config);
+  if (options.samplers.empty()) throw UserError("--samplers: give at least one sampler");
+  const auto valid = sampler_types();
+  for (const auto& name : options.samplers) {
+    if (std::find(valid.begin(), valid.end(), name) == valid.end()) {
+      std::string hint = closest_match(name, valid);
+      throw UserError("--samplers: unknown sampler \"" + name + "\"" +
+                      (hint.empty() ? "" : " (did you mean " + hint + "?)") +
+                      "; allowed: " + join(valid));
+    }
+  }
+  if (options.seeds < 1) throw UserError("--seeds: must be >= 1");
+  if (options.out_dir.empty()) throw UserError("no output folder given (--out DIR)");
+
+  std::vector<Job> jobs;
+  const uint64_t base_seed = resolved["seed"].get<uint64_t>();
+  for (const auto& name : options.samplers) {
+    for (int64_t i = 0; i < options.seeds; ++i) {
+      Job job;
+      job.sampler = name;
+      job.seed_index = i;
+      job.dir = fmt::format("{}/{}/seed{}", options.out_dir, name, i);
+      job.config = config_for_sampler(resolved, name);
+      job.config["seed"] = base_seed + static_cast<uint64_t>(i);
+      job.config = resolve_config(job.config);  // validate every run before starting any
+      jobs.push_back(std::move(job));
+    }
+  }
+  io::make_dirs(options.out_dir);
+  io::check_writable(options.out_dir);
+
+  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  const int64_t workers =
+      std::min<int64_t>(options.jobs > 0 ? options.jobs : cores, static_cast<int64_t>(jobs.size()));
+  if (!options.quiet) {
+    std::cerr << fmt::format("compare: {} runs ({} samplers × {} seeds), {} at a time -> {}\n",
+                             jobs.size(), options.samplers.size(), options.seeds, workers,
+                             options.out_dir);
+  }
+  if (workers > 1) at::set_num_threads(1);  // one core per run
+  std::atomic<size_t> next{0};
+  auto worker = [&]() {
+    for (size_t j = next++; j < jobs.size(); j = next++) {
+      run_job(jobs[j], options.force, options.quiet, workers > 1 ? 0 : -1);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int64_t w = 1; w < workers; ++w) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  for (const auto& job : jobs) {
+    if (!job.error.empty() && !job.diverged) throw UserError(job.error);
+  }
+
+  // Table: mean ± sd over seeds, one row per sampler.
+  std::vector<std::string> header = {"sampler"};
+  for (const auto& c : kColumns) header.push_back(c.title);
+  std::vector<std::string> csv_header = {"sampler", "runs", "diverged"};
+  for (const auto& c : kColumns) {
+    csv_header.push_back(std::string(c.key) + "_mean");
+    csv_header.push_back(std::string(c.key) + "_sd");
+  }
+  std::vector<std::vector<std::string>> rows, csv_rows;
+  Json out_rows = Json::array();
+  for (const auto& name : options.samplers) {
+    std::vector<std::string> row = {name}, csv_row = {name};
+    int64_t runs = 0, diverged = 0;
+    Json jr = {{"sampler", name}};
+    for (const auto& c : kColumns) {
+      std::vector<double> v;
+      for (const auto& job : jobs) {
+        if (job.sampler != name) continue;
+        if (job.diverged) continue;
+        if (job.summary.contains(c.key) && job.summary[c.key].is_number()) {
+          v.push_back(job.summary[c.key].get<double>());
+        }
+      }
+      row.push_back(mean_sd(v, c.format));
+      double mean = 0, var = 0;
+      for (double x : v) mean += x;
+      mean = v.empty() ? NAN : mean / v.size();
+      for (double x : v) var += (x - mean) * (x - mean);
+      double sd = v.size() > 1 ? std::sqrt(var / (v.size() - 1)) : NAN;
+      csv_row.push_back(fmt::format("{:.9g}", mean));
+      csv_row.push_back(v.size() > 1 ? fmt::format("{:.9g}", sd) : "");
+      jr[c.key] = {{"mean", mean}, {"sd", sd}, {"n", v.size()}};
+    }
+    for (const auto& job : jobs) {
+      if (job.sampler != name) continue;
+      runs++;
+      diverged += job.diverged;
+    }
+    if (diverged) row[0] += fmt::format(" ({} of {} diverged)", diverged, runs);
+    csv_row.insert(csv_row.begin() + 1, {std::to_string(runs), std::to_string(diverged)});
+    rows.push_back(row);
+    csv_rows.push_back(csv_row);
+    out_rows.push_back(jr);
+  }
+  const double T0 = resolved["sampler"]["noise_scale"].get<double>();
+  std::string md = fmt::format(
+      "# {}: sampler comparison\n\n{} seed(s) per sampler, {} iterations, K = {}, M = {}, "
+      "chains: {}.\n\n",
+      resolved["data"]["type"].get<std::string>(), options.seeds,
+      resolved["train"]["iterations"].get<int64_t>(),
+      resolved["train"]["mcmc_steps"].get<int64_t>(),
+      resolved["train"]["batch_size"].get<int64_t>(),
+      resolved["chains"]["type"].get<std::string>());
+  md += io::markdown_table(header, rows);
+  md += fmt::format(
+      "\nsample_* columns measure chains drawn exactly as in training (sample quality); model "
+      "columns measure the normalised density exp(f/T)/Z with T = noise_scale² (T = {:.3g} "
+      "unless overridden), i.e. model quality. In the short-run regime they disagree by design: "
+      "good samples, poor density.\n",
+      T0 * T0);
+  io::write_atomic(options.out_dir + "/compare.md", md);
+  io::write_atomic(options.out_dir + "/compare.csv", io::csv_table(csv_header, csv_rows));
+
+  // Figure: data density on top, then one row per sampler (seed 0).
+  RunSetup setup = build_setup(resolved);
+  eval::Grid2D grid;
+  grid.box = setup.data->box();
+  if (!setup.eval.box.empty()) {
+    grid.box = {setup.eval.box[0], setup.eval.box[1], setup.eval.box[2], setup.eval.box[3]};
+  }
+  grid.resolution = setup.eval.resolution;
+  std::vector<std::vector<io::Panel>> fig_rows;
+  std::vector<std::string> labels;
+  const int size = 220;
+  bool have_data = false;
+  for (const auto& name : options.samplers) {
+    const Job& job = *std::find_if(jobs.begin(), jobs.end(), [&](const Job& j) {
+      return j.sampler == name && j.seed_index == 0;
+    });
+    if (job.diverged || !fs::exists(job.dir + "/log_density.npy")) continue;
+    if (!have_data) {
+      at::Tensor data_ld = io::read_npy(job.dir + "/data_log_density.npy");
+      fig_rows.push_back({{"data density", io::heatmap(data_ld.exp(), size)}});
+      labels.push_back("data");
+      have_data = true;
+    }
+    std::vector<io::Panel> row;
+    figure_from_run(job.dir, grid, size, &row);
+    fig_rows.push_back(row);
+    labels.push_back(name);
+  }
+  if (!fig_rows.empty()) {
+    io::write_png(io::compose(fig_rows, labels,
+                              fmt::format("{}: samplers compared (seed 0)",
+                                          resolved["data"]["type"].get<std::string>())),
+                  options.out_dir + "/compare.png");
+  }
+  if (!options.quiet)
+    std::cout << "\n" << md << "\nwrote " << options.out_dir << "/compare.{md,csv,png}\n";
+  return {{"table_markdown", md}, {"rows", out_rows}};
+}
+
+Json bench_config(const Json& config, const std::vector<std::string>& samplers, int64_t iterations,
+                  int64_t repeats) {
+  Json resolved = resolve_config(config);
+  Json out = {{"threads", at::get_num_threads()},
+              {"batch_size", resolved["train"]["batch_size"]},
+              {"mcmc_steps", resolved["train"]["mcmc_steps"]},
+              {"data", resolved["data"]["type"]},
+              {"iterations_timed", iterations},
+              {"repeats", repeats}};
+  using clock = std::chrono::steady_clock;
+  auto seconds = [](clock::time_point a) {
+    return std::chrono::duration<double>(clock::now() - a).count();
+  };
+  for (const auto& name : samplers) {
+    Json cfg = resolve_config(config_for_sampler(resolved, name));
+    RunSetup s = build_setup(cfg);
+    std::unique_ptr<Trainer> trainer = make_trainer(s, cfg);
+    for (int i = 0; i < 3; ++i) trainer->step(false);  // warm-up
+    std::vector<double> per_it;
+    for (int64_t r = 0; r < repeats; ++r) {
+      auto t0 = clock::now();
+      for (int64_t i = 0; i < iterations; ++i) trainer->step(false);
+      per_it.push_back(seconds(t0) / iterations);
+    }
+    // Sampler steps alone on M chains.
+    const int64_t M = s.train.batch_size, steps = 200;
+    at::Generator gen = make_generator(s.seed + 5, s.device);
+    ModelLogDensity logp(trainer->model());
+    ChainState state = ChainState::start(trainer->chains()->noise(M, gen), logp);
+    trainer->sampler()->run(state, logp, 20, gen);
+    std::vector<double> per_step;
+    for (int64_t r = 0; r < repeats; ++r) {
+      auto t0 = clock::now();
+      trainer->sampler()->run(state, logp, steps, gen);
+      per_step.push_back(seconds(t0) / steps);
+    }
+    std::sort(per_it.begin(), per_it.end());
+    std::sort(per_step.begin(), per_step.end());
+    out[name] = {{"ms_per_iteration", per_it[per_it.size() / 2] * 1e3},
+                 {"ms_per_iteration_min", per_it.front() * 1e3},
+                 {"ms_per_step", per_step[per_step.size() / 2] * 1e3},
+                 {"us_per_step_per_chain", per_step[per_step.size() / 2] * 1e6 / M},
+                 {"sampler", cfg["sampler"]}};
+  }
+  if (out.contains("langevin") && out.contains("anila")) {
+    auto pct = [&](const char* key) {
+      return 100.0 * (out["anila"][key].get<double>() / out["langevin"][key].get<double>() - 1.0);
+    };
+    out["anila_overhead_percent"] = {{"iteration", pct("ms_per_iteration")},
+                                     {"step", pct("ms_per_step")}};
+  }
+  return out;
+}
+
+}  // namespace anila

@@ -1,0 +1,287 @@
+// experiment.cpp — config resolution, the run folder, evaluation and figures
+// around the Trainer (see anila/train/experiment.h).
+#include "anila/train/experiment.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include "anila/chains/chain_source.h"
+#include "anila/config.h"
+#include "anila/data/dataset2d.h"
+#include "anila/eval/grid2d.h"
+#include "anila/io/files.h"
+#include "anila/io/image.h"
+#include "anila/io/progress.h"
+#include "anila/models/energy.h"
+#include "anila/samplers/sampler.h"
+#include "anila/train/trainer.h"
+#include "train/setup.h"
+
+namespace fs = std::filesystem;
+
+namespace anila {
+
+namespace {
+
+eval::Grid2D make_grid(const RunSetup& s) {
+  eval::Grid2D grid;
+  grid.box = s.data->box();
+  if (!s.eval.box.empty()) grid.box = {s.eval.box[0], s.eval.box[1], s.eval.box[2], s.eval.box[3]};
+  grid.resolution = s.eval.resolution;
+  return grid;
+}
+
+eval::EvalOptions eval_options(const EvalConfig& e) {
+  eval::EvalOptions o;
+  o.resolution = e.resolution;
+  o.hist_bins = e.hist_bins;
+  o.n_data = e.n_data;
+  o.n_mmd = e.n_mmd;
+  return o;
+}
+
+eval::ScalarField model_field(const EnergyModelPtr& model, c10::Device device) {
+  return [model, device](const at::Tensor& x) {
+    at::NoGradGuard no_grad;
+    return model->forward(x.to(device)).to(at::kCPU);
+  };
+}
+
+// Metrics of the current model: an evaluation batch drawn as training draws it,
+// with a generator derived from the seed and iteration (training RNG untouched).
+eval::Report2D evaluate(Trainer& trainer, const RunSetup& s, int64_t n_samples,
+                        at::Tensor* samples_out) {
+  at::Generator gen =
+      make_generator(s.seed * 1000003ULL + 7919ULL * trainer.iteration() + 17, s.device);
+  int64_t n = n_samples;
+  const auto& co = trainer.chains()->options();
+  if (co.type == "persistent" || co.type == "replay") n = std::min(n, co.bank_size);
+  at::Tensor samples = trainer.draw_samples(n, gen).to(at::kCPU);
+  if (samples_out) *samples_out = samples;
+  at::Generator cpu_gen = make_generator(s.seed + 99991ULL * (trainer.iteration() + 1), at::kCPU);
+  return eval::evaluate_2d(model_field(trainer.model(), s.device), trainer.sampler()->temperature(),
+                           *s.data, samples, make_grid(s), eval_options(s.eval), cpu_gen);
+}
+
+const std::vector<std::string> kMetricColumns = {
+    "iteration", "loss",    "f_data", "f_samples", "energy_gap",      "grad_norm", "lr",
+    "grad_abs",  "f_chain", "gamma",  "gamma_lt1", "accept",          "it_per_s",  "elapsed_s",
+    "kl",        "tv",      "nll",    "sample_tv", "sample_tv_model", "sample_mmd"};
+
+io::Image density_panel(const at::Tensor& log_density, int size) {
+  return io::heatmap(log_density.exp(), size);
+}
+
+// data density | learned density | learned f | samples
+std::vector<io::Panel> figure_row(const eval::Report2D& report, const at::Tensor& samples,
+                                  const eval::Grid2D& grid, double temperature, bool with_data,
+                                  int size = 240) {
+  std::vector<io::Panel> row;
+  if (with_data) row.push_back({"data density", density_panel(report.data_log_density, size)});
+  row.push_back({fmt::format("model exp(f/T)/Z, T={:.3g}", temperature),
+                 density_panel(report.log_density, size)});
+  row.push_back({"model log-density", io::heatmap(report.log_density.clamp_min(
+                                                      report.log_density.max().item<double>() - 30),
+                                                  size)});
+  row.push_back({"chain samples", io::scatter_density(samples, grid.box.xmin, grid.box.xmax,
+                                                      grid.box.ymin, grid.box.ymax, size, 120)});
+  return row;
+}
+
+Json summary_json(const eval::Report2D& r, const eval::Grid2D& grid, double temperature) {
+  Json j = r.to_json();
+  j["temperature"] = temperature;
+  j["grid"] = grid.to_json();
+  j["note"] =
+      "kl, tv, nll describe the model density exp(f/T)/Z (model quality); sample_tv, "
+      "sample_tv_model, sample_mmd describe chains drawn as in training (sample quality). "
+      "In the short-run regime (noise-initialised chains, small noise) they disagree by "
+      "design: good samples, poor density.";
+  return j;
+}
+
+void print_final(const Json& summary, const std::string& dir) {
+  std::cout << fmt::format(
+      "\n{}\n  sample quality (chains as drawn in training):  sample_tv {:.4f}  (exact-sample "
+      "floor {:.4f})  sample_mmd {:.5f}\n  model quality (exp(f/T)/Z, T={:.3g}):          kl "
+      "{:.4f} nats  tv {:.4f}  nll {:.4f}\n",
+      dir, summary.value("sample_tv", NAN), summary.value("sample_tv_floor", NAN),
+      summary.value("sample_mmd", NAN), summary.value("temperature", NAN), summary.value("kl", NAN),
+      summary.value("tv", NAN), summary.value("nll", NAN));
+  std::cout.flush();
+}
+
+Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume) {
+  RunSetup s = build_setup(resolved);
+  const std::string dir = options.out_dir;
+  const std::string ckpt_dir = dir + "/checkpoints";
+  const std::string ckpt = ckpt_dir + "/last.pt";
+  io::make_dirs(ckpt_dir);
+  if (!resume) io::write_atomic(dir + "/config.json", s.config.dump(2) + "\n");
+
+  std::unique_ptr<Trainer> trainer_ptr = make_trainer(s, resolved);
+  Trainer& trainer = *trainer_ptr;
+  const SamplerPtr& sampler = trainer.sampler();
+  if (resume) trainer.load_checkpoint(ckpt);
+  const int64_t start = trainer.iteration();
+  io::MetricsLog log(dir, kMetricColumns, resume, start);
+
+  io::Progress progress(s.train.iterations,
+                        options.label.empty() ? fs::path(dir).filename().string() : options.label,
+                        start, stderr, options.interactive, options.quiet);
+  const eval::Grid2D grid = make_grid(s);
+  double latest_kl = std::nan(""), latest_loss = std::nan("");
+  auto t0 = std::chrono::steady_clock::now();
+  int64_t last_good = start;
+  try {
+    while (trainer.iteration() < s.train.iterations) {
+      const int64_t it = trainer.iteration() + 1;
+      const bool log_now = it % s.train.log_every == 0 || it == s.train.iterations || it == 1;
+      IterationStats st = trainer.step(log_now);
+      latest_loss = st.loss;
+      const bool eval_now = s.eval.every > 0 && it % s.eval.every == 0 && it != s.train.iterations;
+      if (log_now || eval_now) {
+        double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        Json row = {{"iteration", it},
+                    {"loss", st.loss},
+                    {"f_data", st.f_data},
+                    {"f_samples", st.f_samples},
+                    {"energy_gap", st.f_data - st.f_samples},
+                    {"grad_norm", st.grad_norm},
+                    {"lr", st.lr},
+                    {"elapsed_s", elapsed},
+                    {"it_per_s", (it - start) / std::max(elapsed, 1e-9)}};
+        for (auto& [k, v] : st.sampler.items()) row[k == "f" ? "f_chain" : k] = v;
+        if (eval_now) {
+          eval::Report2D r = evaluate(trainer, s, s.eval.chains, nullptr);
+          Json rj = r.to_json();
+          for (const char* k : {"kl", "tv", "nll", "sample_tv", "sample_tv_model", "sample_mmd"}) {
+            row[k] = rj[k];
+          }
+          latest_kl = r.kl;
+        }
+        log.append(row);
+      }
+      if (it % s.train.checkpoint_every == 0) {
+        trainer.save_checkpoint(ckpt);
+        last_good = it;
+      }
+      progress.update(it, {{"loss", latest_loss}, {"kl", latest_kl}});
+    }
+  } catch (const DivergedError& e) {
+    progress.finish();
+    std::string where =
+        last_good > 0 || resume
+            ? fmt::format("last good checkpoint: iteration {} in {}", last_good, ckpt)
+            : "no checkpoint was written before it";
+    Json summary = {{"status", "diverged"},
+                    {"iteration", trainer.iteration() + 1},
+                    {"message", e.what()},
+                    {"last_checkpoint_iteration", last_good}};
+    io::write_atomic(dir + "/summary.json", summary.dump(2) + "\n");
+    throw DivergedError(std::string(e.what()) + "; " + where);
+  }
+  progress.finish();
+  trainer.save_checkpoint(ckpt);
+
+  // Final evaluation with the full evaluation batch.
+  at::Tensor samples;
+  eval::Report2D report = evaluate(trainer, s, s.eval.samples, &samples);
+  const double T = sampler->temperature();
+  Json summary = summary_json(report, grid, T);
+  summary["status"] = "completed";
+  summary["iterations"] = trainer.iteration();
+  summary["sampler"] = sampler->name();
+  summary["data_log_density"] = report.data_log_density_exact ? "exact" : "kde_reference";
+  summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  io::write_npy(dir + "/samples.npy", samples);
+  io::write_npy(dir + "/log_density.npy", report.log_density);
+  io::write_npy(dir + "/data_log_density.npy", report.data_log_density);
+  io::write_png(io::compose({figure_row(report, samples, grid, T, true)}, {},
+                            fmt::format("{}: {} ({} iterations)", s.data->name(), sampler->name(),
+                                        trainer.iteration())),
+                dir + "/figure.png");
+  io::write_atomic(dir + "/summary.json", summary.dump(2) + "\n");
+  // The final row of metrics carries the final evaluation too.
+  Json row = {{"iteration", trainer.iteration()}};
+  for (const char* k : {"kl", "tv", "nll", "sample_tv", "sample_tv_model", "sample_mmd"}) {
+    row[k] = summary[k];
+  }
+  log.append(row);
+  if (!options.quiet) print_final(summary, dir);
+  return summary;
+}
+
+void prepare_folder(const std::string& dir, bool force) {
+  if (dir.empty()) throw UserError("no output folder given (--out DIR)");
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec))
+      throw UserError("output path " + dir + " exists and is not a folder");
+    if (!fs::is_empty(dir, ec)) {
+      if (!force) {
+        throw UserError("run folder " + dir +
+                        " already exists; use --force to overwrite it or --resume " + dir +
+                        " to continue it");
+      }
+      fs::remove_all(dir, ec);
+      if (ec) throw UserError("cannot remove existing run folder " + dir + ": " + ec.message());
+    }
+  }
+  fs::path parent = fs::absolute(dir).parent_path();
+  io::make_dirs(parent.string());
+  io::check_writable(parent.string());
+}
+
+}  // namespace
+
+Json resolve_config(const Json& config) {
+  return build_setup(config).config;
+}
+
+Json run_experiment(const Json& config, const RunOptions& options) {
+  Json resolved = resolve_config(config);  // every user error before touching disk
+  prepare_folder(options.out_dir, options.force);
+  try {
+    return run_in_folder(resolved, options, /*resume=*/false);
+  } catch (const UserError&) {
+    // A late user error (e.g. unwritable file): leave no half-written folder.
+    std::error_code ec;
+    fs::remove_all(options.out_dir, ec);
+    throw;
+  }
+}
+
+Json resume_experiment(const std::string& run_dir, const RunOptions& options) {
+  const std::string cfg = run_dir + "/config.json";
+  if (!fs::exists(cfg))
+    throw UserError("cannot resume " + run_dir + ": no config.json (not a run folder?)");
+  if (!fs::exists(run_dir + "/checkpoints/last.pt")) {
+    throw UserError("cannot resume " + run_dir + ": no checkpoint in " + run_dir + "/checkpoints");
+  }
+  Json resolved = resolve_config(load_json_file(cfg));
+  RunOptions o = options;
+  o.out_dir = run_dir;
+  return run_in_folder(resolved, o, /*resume=*/true);
+}
+
+Json config_for_sampler(const Json& resolved, const std::string& sampler) {
+  Json c = resolved;
+  c["sampler"]["type"] = sampler;
+  if (c.contains("compare") && c["compare"].contains("overrides") &&
+      c["compare"]["overrides"].contains(sampler)) {
+    for (auto& [k, v] : c["compare"]["overrides"][sampler].items()) c["sampler"][k] = v;
+  }
+  return c;
+}
+
+}  // namespace anila

@@ -1,0 +1,145 @@
+// setup.cpp — resolved config -> dataset, model, sampler, chains, trainer.
+#include "train/setup.h"
+
+#include <mutex>
+
+#include <ATen/ATen.h>
+
+#include "anila/chains/chain_source.h"
+#include "anila/config.h"
+#include "anila/models/energy.h"
+#include "anila/samplers/sampler.h"
+
+namespace anila {
+
+namespace {
+
+EvalConfig parse_eval(const Json& section) {
+  ConfigReader r(section, "eval");
+  EvalConfig e;
+  e.every = r.integer("every", e.every, Range::non_negative());
+  e.samples = r.integer("samples", e.samples, Range::at_least(2));
+  e.chains = r.integer("chains", e.chains, Range::at_least(2));
+  e.resolution = r.integer("resolution", e.resolution, {8, 4096});
+  e.hist_bins = r.integer("hist_bins", e.hist_bins, {2, 1024});
+  e.n_data = r.integer("n_data", e.n_data, Range::at_least(10));
+  e.n_mmd = r.integer("n_mmd", e.n_mmd, Range::at_least(10));
+  r.allow({"box"});
+  if (r.has("box")) {
+    const Json& b = section["box"];
+    bool ok = b.is_array() && b.size() == 4;
+    for (size_t i = 0; ok && i < 4; ++i) ok = b[i].is_number();
+    if (ok) e.box = b.get<std::vector<double>>();
+    if (!ok || !(e.box[0] < e.box[1] && e.box[2] < e.box[3])) {
+      throw UserError(
+          "eval.box: expected [xmin, xmax, ymin, ymax] with xmin < xmax, ymin < ymax, got " +
+          describe_json(b));
+    }
+  }
+  r.finish();
+  return e;
+}
+
+}  // namespace
+
+RunSetup build_setup(const Json& config) {
+  RunSetup s;
+  ConfigReader top(config, "");
+  s.seed = static_cast<uint64_t>(top.integer("seed", 123, Range::non_negative()));
+  std::string device = top.string("device", "cpu");
+  s.device = parse_device(device);
+  s.threads = top.integer("threads", 1, {0, 1024});
+  top.string("name", "");
+  Json data_section = top.object("data");
+  if (data_section.is_null()) data_section = Json{{"type", "rings"}};
+  s.data = data::make_dataset2d(data_section, "data");
+  {
+    ConfigReader dr(data_section, "data");
+    s.data_noise = dr.number("noise", 0.0, Range::non_negative());
+  }
+  EnergyModelPtr model = make_model(top.object("model"), {2}, "model");
+  SamplerOptions sampler = parse_sampler_options(top.object("sampler"), "sampler");
+  ChainOptions chains = parse_chain_options(top.object("chains"), "chains");
+  s.train = parse_train_options(top.object("train"), "train");
+  s.train.data_noise = s.data_noise;
+  s.eval = parse_eval(top.object("eval"));
+  Json compare = top.object("compare");
+  {
+    ConfigReader cr(compare, "compare");
+    Json overrides = cr.object("overrides");
+    cr.string("samplers", "langevin,anila");
+    cr.integer("seeds", 1, Range::at_least(1));
+    cr.finish();
+    if (!overrides.is_null()) {
+      for (auto it = overrides.begin(); it != overrides.end(); ++it) {
+        Json trial = sampler.to_json();
+        trial["type"] = it.key();
+        if (!it.value().is_object()) {
+          throw UserError("compare.overrides." + it.key() + ": expected an object of sampler keys");
+        }
+        for (auto kv = it.value().begin(); kv != it.value().end(); ++kv)
+          trial[kv.key()] = kv.value();
+        parse_sampler_options(trial, "compare.overrides." + it.key());
+      }
+    }
+  }
+  top.finish();
+
+  if ((chains.type == "persistent" || chains.type == "replay") &&
+      s.train.batch_size > chains.bank_size) {
+    throw UserError("train.batch_size (" + std::to_string(s.train.batch_size) +
+                    ") is larger than chains.bank_size (" + std::to_string(chains.bank_size) + ")");
+  }
+
+  Json data_json = s.data->to_json();
+  if (s.data_noise > 0) data_json["noise"] = s.data_noise;
+  s.config = {{"seed", s.seed},
+              {"device", device},
+              {"threads", s.threads},
+              {"data", data_json},
+              {"model", model->to_json()},
+              {"sampler", sampler.to_json()},
+              {"chains", chains.to_json()},
+              {"train", s.train.to_json()},
+              {"eval", s.eval.to_json()}};
+  if (config.contains("name")) s.config["name"] = config["name"];
+  if (!compare.is_null()) s.config["compare"] = compare;
+  return s;
+}
+
+Json EvalConfig::to_json() const {
+  Json j = {{"every", every},         {"samples", samples},
+            {"chains", chains},       {"resolution", resolution},
+            {"hist_bins", hist_bins}, {"n_data", n_data},
+            {"n_mmd", n_mmd}};
+  if (!box.empty()) j["box"] = box;
+  return j;
+}
+
+std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved) {
+  at::Generator gen = make_generator(s.seed, s.device);
+  at::Generator init_gen = make_generator(s.seed + 1, s.device);
+  SamplerPtr sampler = make_sampler(resolved["sampler"], "sampler");
+  EnergyModelPtr model;
+  {
+    // Parameter initialisation draws on the global generator: seed it, and keep
+    // concurrent runs (anila compare) from interleaving their draws.
+    static std::mutex init_mutex;
+    std::lock_guard<std::mutex> lock(init_mutex);
+    at::manual_seed(s.seed);
+    model = make_model(resolved["model"], {2}, "model");
+  }
+  ChainSourcePtr chains =
+      make_chain_source(parse_chain_options(resolved["chains"]), {2}, s.device, init_gen);
+  const data::Dataset2D* data = s.data.get();
+  DataFn data_fn = [data](int64_t M, at::Generator& g) {
+    // Toy datasets draw on a CPU generator; when the trainer's generator is a
+    // CUDA one, derive a CPU draw deterministically from it.
+    if (g.device().is_cpu()) return data->sample(M, g);
+    at::Generator cpu = make_generator(g.current_seed() + static_cast<uint64_t>(M), at::kCPU);
+    return data->sample(M, cpu);
+  };
+  return std::make_unique<Trainer>(model, sampler, chains, data_fn, s.train, gen, s.device);
+}
+
+}  // namespace anila

@@ -1,0 +1,48 @@
+// setup.h (private) — a resolved config turned into the objects of a run.
+//
+// Shared by run_experiment, compare_samplers and bench_config so that all
+// three build models, samplers, chain sources and trainers the same way.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <c10/core/Device.h>
+
+#include "anila/common.h"
+#include "anila/data/dataset2d.h"
+#include "anila/train/trainer.h"
+
+namespace anila {
+
+struct EvalConfig {
+  int64_t every = 500;       // iterations between evaluations (0: only at the end)
+  int64_t samples = 10000;   // final evaluation batch (samples.npy)
+  int64_t chains = 1000;     // evaluation batch during training
+  int64_t resolution = 256;  // grid cells per axis
+  int64_t hist_bins = 64;    // histogram bins per axis (sample_tv)
+  int64_t n_data = 10000;    // fresh data for KL / NLL
+  int64_t n_mmd = 2000;      // points per side for MMD
+  std::vector<double> box;   // optional [xmin, xmax, ymin, ymax]
+  Json to_json() const;
+};
+
+// Everything a run needs, read from a config (validated; UserError otherwise).
+struct RunSetup {
+  Json config;  // resolved: every default filled in
+  uint64_t seed = 0;
+  int64_t threads = 1;
+  c10::Device device{c10::kCPU};
+  std::unique_ptr<data::Dataset2D> data;
+  double data_noise = 0;
+  EvalConfig eval;
+  TrainOptions train;
+};
+
+RunSetup build_setup(const Json& config);
+
+// Model (seeded init), sampler, chain source and trainer for a resolved config.
+std::unique_ptr<Trainer> make_trainer(const RunSetup& setup, const Json& resolved);
+
+}  // namespace anila

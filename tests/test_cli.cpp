@@ -1,0 +1,200 @@
+// test_cli.cpp — end-to-end tests of the `anila` command: train, compare and
+// bench on tiny budgets, and every bad input from the foundation issue giving
+// exit code 2 (3 for a diverged run) with a one-line message.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout + stderr
+};
+
+Result run(const std::string& args) {
+  std::string cmd = std::string(ANILA_BINARY) + " " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
+  int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("anila_cli_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(path(name)) << text;
+    return path(name);
+  }
+  // A config that trains in about a second.
+  std::string tiny_config(const std::string& extra = "") const {
+    return write("tiny.json", R"({"seed": 1, "data": {"type": "rings"},
+      "sampler": {"type": "anila", "step_size": 0.05, "noise_scale": 1.0, "threshold": 1.0},
+      "chains": {"type": "persistent", "bank_size": 500, "scale": 5.0},
+      "train": {"iterations": 30, "batch_size": 50, "mcmc_steps": 5, "log_every": 10,
+                "checkpoint_every": 10, "optimizer": {"type": "adam", "lr": 1e-3}},
+      "eval": {"every": 15, "samples": 500, "chains": 200, "resolution": 64, "hist_bins": 32,
+               "n_data": 1000, "n_mmd": 200})" +
+                                  extra + "}");
+  }
+  fs::path dir_;
+};
+
+Json read_json(const std::string& p) {
+  std::ifstream in(p);
+  return Json::parse(in);
+}
+
+}  // namespace
+
+TEST_F(Cli, TrainWritesACompleteRunFolder) {
+  std::string out = path("run");
+  Result r = run("train --config " + tiny_config() + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* f : {"config.json", "metrics.csv", "metrics.jsonl", "summary.json",
+                        "checkpoints/last.pt", "figure.png", "samples.npy", "log_density.npy"}) {
+    EXPECT_TRUE(fs::exists(out + "/" + f)) << f;
+  }
+  Json summary = read_json(out + "/summary.json");
+  for (const char* k : {"kl", "tv", "nll", "sample_tv", "sample_mmd"}) {
+    EXPECT_TRUE(summary[k].is_number()) << k;
+  }
+  EXPECT_EQ(summary["grid"]["resolution"], 64);
+  EXPECT_TRUE(summary["grid"].contains("xmin"));
+  Json config = read_json(out + "/config.json");
+  EXPECT_EQ(config["sampler"]["anisotropy"], "both");  // defaults filled in
+  EXPECT_EQ(config["train"]["optimizer"]["type"], "adam");
+  // samples.npy holds eval.samples chains of dimension 2 (min with the bank size 500).
+  std::ifstream npy(out + "/samples.npy", std::ios::binary);
+  std::string head(128, '\0');
+  npy.read(head.data(), 128);
+  EXPECT_NE(head.find("(500, 2)"), std::string::npos) << head;
+  EXPECT_NE(r.output.find("sample quality"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("model quality"), std::string::npos) << r.output;
+
+  // An existing run folder needs --force or --resume.
+  Result again = run("train --config " + tiny_config() + " --out " + out);
+  EXPECT_EQ(again.code, 2) << again.output;
+  EXPECT_NE(again.output.find("already exists"), std::string::npos) << again.output;
+  EXPECT_EQ(run("train --config " + tiny_config() + " --out " + out + " --force --quiet").code, 0);
+}
+
+TEST_F(Cli, ResumeContinuesFromTheCheckpoint) {
+  std::string out = path("run");
+  ASSERT_EQ(run("train --quiet --config " + tiny_config() + " --out " + out +
+                " --set train.iterations=20")
+                .code,
+            0);
+  // Extend the run: edit the recorded budget and resume.
+  Json config = read_json(out + "/config.json");
+  config["train"]["iterations"] = 30;
+  std::ofstream(out + "/config.json") << config.dump(2);
+  Result r = run("train --quiet --resume " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_json(out + "/summary.json")["iterations"], 30);
+}
+
+TEST_F(Cli, CompareWritesTableAndFigure) {
+  std::string out = path("cmp");
+  Result r = run("compare --quiet --config " + tiny_config() +
+                 " --samplers langevin,anila --seeds 2 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* f : {"compare.md", "compare.csv", "compare.png", "langevin/seed0/summary.json",
+                        "anila/seed1/summary.json"}) {
+    EXPECT_TRUE(fs::exists(out + "/" + f)) << f;
+  }
+  std::ifstream md(out + "/compare.md");
+  std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("| langevin"), std::string::npos) << text;
+  EXPECT_NE(text.find("| anila"), std::string::npos) << text;
+  EXPECT_NE(text.find("±"), std::string::npos) << text;  // two seeds: mean ± sd
+}
+
+TEST_F(Cli, BenchPrintsJson) {
+  Result r = run("bench --config " + tiny_config() + " --iterations 2 --repeats 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  Json j = Json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_GT(j["langevin"]["ms_per_iteration"].get<double>(), 0);
+  EXPECT_GT(j["anila"]["us_per_step_per_chain"].get<double>(), 0);
+  EXPECT_TRUE(j["anila_overhead_percent"]["step"].is_number());
+}
+
+// Each bad input: exit 2, one line naming the key or file, no run folder left behind.
+TEST_F(Cli, BadInputsGiveExitTwoAndAClearLine) {
+  struct Case {
+    std::string args, expect;
+  };
+  std::string cfg = tiny_config();
+  std::string csv_missing = write(
+      "missing_data.json", R"({"data": {"type": "csv", "path": ")" + path("nope.csv") + R"("}})");
+  write("garbled.csv", "x,y\n1,2\n3,4\n5;six\n");
+  std::string csv_garbled = write("garbled_data.json", R"({"data": {"type": "csv", "path": ")" +
+                                                           path("garbled.csv") + R"("}})");
+  write("notafolder", "");
+  std::vector<Case> cases = {
+      {"train --config " + cfg + " --set sampler.stepsize=1", "did you mean sampler.step_size"},
+      {"train --config " + cfg + " --set sampler.step_size=abc",
+       "sampler.step_size: expected a number"},
+      {"train --config " + cfg + " --set sampler.step_size=0", "sampler.step_size: must be > 0"},
+      {"train --config " + cfg + " --set train.mcmc_steps=0", "train.mcmc_steps: must be >= 1"},
+      {"train --config " + cfg + " --set sampler.threshold=-1", "sampler.threshold: must be > 0"},
+      {"train --config " + cfg + " --set train.batch_size=600", "larger than chains.bank_size"},
+      {"train --config " + cfg + " --set data.type=ringz", "did you mean rings"},
+      {"train --config " + path("absent.json"), "absent.json"},
+      {"train --config " + csv_missing, "nope.csv"},
+      {"train --config " + csv_garbled, "garbled.csv:4"},
+      {"train --config " + cfg + " --out " + path("notafolder") + "/run", "notafolder"},
+      {"compare --config " + cfg + " --samplers langevin,anilla", "did you mean anila"},
+      {"train --config " + cfg + " --bogus", "bogus"},
+  };
+  for (const auto& c : cases) {
+    Result r = run(c.args + " --out " + path("out_" + std::to_string(&c - &cases[0])));
+    if (c.args.find(" --out ") != std::string::npos) r = run(c.args);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find("anila: error: "), std::string::npos) << r.output;
+    EXPECT_LE(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_FALSE(fs::exists(path("out_" + std::to_string(&c - &cases[0])))) << c.args;
+  }
+}
+
+TEST_F(Cli, DivergedRunExitsThreeAndKeepsTheLastCheckpoint) {
+  std::string out = path("div");
+  Result r = run("train --quiet --config " + tiny_config() + " --out " + out +
+                 " --set train.optimizer.type=sgd --set train.optimizer.lr=1e30"
+                 " --set train.checkpoint_every=1");
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_NE(r.output.find("iteration"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("last good checkpoint"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(out + "/checkpoints/last.pt"));
+  EXPECT_EQ(read_json(out + "/summary.json")["status"], "diverged");
+}
+
+TEST_F(Cli, HelpExitsZero) {
+  Result r = run("train --help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("--config"), std::string::npos);
+}
