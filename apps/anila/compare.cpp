@@ -33,16 +33,27 @@ void add_compare(CLI::App& app) {
                          "Train one config with several samplers (same data, seeds and budget); "
                          "writes compare.md, compare.csv and compare.png");
   cmd->add_option("--config", args->config, "JSON config file")->required();
-  cmd->add_option("--samplers", args->samplers, "Comma-separated sampler types")
-      ->capture_default_str();
-  cmd->add_option("--seeds", args->seeds, "Seeds per sampler (mean ± sd)")->capture_default_str();
+  CLI::Option* samplers = cmd->add_option("--samplers", args->samplers,
+                                          "Comma-separated sampler types (default: the config's "
+                                          "compare.samplers, else langevin,anila)");
+  CLI::Option* seeds = cmd->add_option(
+      "--seeds", args->seeds, "Seeds per sampler, mean ± sd (default: compare.seeds, else 1)");
   cmd->add_option("--set", args->sets, "Override a config key: section.key=value (repeatable)");
   cmd->add_option("--out", args->out, "Output folder (default: runs/compare-<config name>)");
   cmd->add_option("--jobs", args->jobs, "Concurrent runs (default: one per core)");
   cmd->add_flag("--force", args->force, "Redo runs that already finished in the output folder");
   cmd->add_flag("--quiet", args->quiet, "No progress output");
-  cmd->callback([args]() {
+  cmd->callback([args, samplers, seeds]() {
     Json config = load_config(args->config, args->sets);
+    const Json section = config.value("compare", Json::object());
+    if (samplers->count() == 0 && section.is_object() && section.contains("samplers") &&
+        section["samplers"].is_string()) {
+      args->samplers = section["samplers"].get<std::string>();
+    }
+    if (seeds->count() == 0 && section.is_object() && section.contains("seeds") &&
+        section["seeds"].is_number_integer()) {
+      args->seeds = section["seeds"].get<int64_t>();
+    }
     CompareOptions co;
     co.samplers = split_commas(args->samplers);
     co.seeds = args->seeds;

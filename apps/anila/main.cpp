@@ -9,8 +9,6 @@
 #include <filesystem>
 #include <iostream>
 
-#include <ATen/Parallel.h>
-
 #include "anila/config.h"
 #include "cli.h"
 
@@ -27,7 +25,7 @@ void apply_threads(const Json& config) {
   if (config.contains("threads") && config["threads"].is_number_integer()) {
     threads = config["threads"].get<int64_t>();
   }
-  if (threads > 0) at::set_num_threads(static_cast<int>(threads));
+  set_threads(static_cast<int>(threads));
 }
 
 std::string config_stem(const std::string& path) {

@@ -43,4 +43,9 @@ at::Generator make_generator(uint64_t seed, const c10::Device& device);
 // throws UserError naming `what` otherwise.
 c10::Device parse_device(const std::string& name, const std::string& what = "device");
 
+// Sets the number of intra-op threads: LibTorch's pool and, when the BLAS in
+// use is OpenBLAS (which keeps its own pthread pool), OpenBLAS's as well.
+// threads <= 0 leaves the defaults.
+void set_threads(int threads);
+
 }  // namespace anila

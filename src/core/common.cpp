@@ -1,6 +1,10 @@
 // common.cpp — random generators and device parsing.
 #include "anila/common.h"
 
+#include <dlfcn.h>
+
+#include <ATen/Parallel.h>
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <torch/cuda.h>
@@ -34,6 +38,17 @@ c10::Device parse_device(const std::string& name, const std::string& what) {
     return device;
   }
   throw UserError(what + ": invalid device \"" + name + "\"; allowed: cpu, cuda, cuda:N, auto");
+}
+
+void set_threads(int threads) {
+  if (threads <= 0) return;
+  at::set_num_threads(threads);
+  // OpenBLAS's pthread build spins its own workers for every matmul unless told
+  // otherwise; look the setter up at run time so other BLAS builds still link.
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    fn(threads);
+  }
 }
 
 }  // namespace anila

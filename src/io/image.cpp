@@ -177,6 +177,13 @@ Image heatmap(const at::Tensor& values, int size) {
   return draw_cells(cells, ny, nx, size);
 }
 
+Image log_heatmap(const at::Tensor& log_values, int size, double range) {
+  const at::Tensor v = log_values.detach().to(at::kCPU, at::kDouble);
+  const at::Tensor finite = v.masked_select(v.isfinite());
+  if (finite.numel() == 0) return heatmap(v, size);
+  return heatmap(v.clamp_min(finite.max().item<double>() - range), size);
+}
+
 Image scatter_density(const at::Tensor& points, double xmin, double xmax, double ymin, double ymax,
                       int size, int bins) {
   TORCH_CHECK(points.dim() == 2 && points.size(1) == 2,

@@ -102,8 +102,7 @@ void figure_from_run(const std::string& dir, const eval::Grid2D& grid, int size,
   at::Tensor log_density = io::read_npy(dir + "/log_density.npy");
   at::Tensor samples = io::read_npy(dir + "/samples.npy");
   row->push_back({"model exp(f/T)/Z", io::heatmap(log_density.exp(), size)});
-  row->push_back({"model log-density",
-                  io::heatmap(log_density.clamp_min(log_density.max().item<double>() - 30), size)});
+  row->push_back({"model log-density", io::log_heatmap(log_density, size)});
   row->push_back({"chain samples", io::scatter_density(samples, grid.box.xmin, grid.box.xmax,
                                                        grid.box.ymin, grid.box.ymax, size, 120)});
 }
@@ -150,7 +149,7 @@ Json compare_samplers(const Json& config, const CompareOptions& options) {
                              jobs.size(), options.samplers.size(), options.seeds, workers,
                              options.out_dir);
   }
-  if (workers > 1) at::set_num_threads(1);  // one core per run
+  if (workers > 1) set_threads(1);  // one core per run
   std::atomic<size_t> next{0};
   auto worker = [&]() {
     for (size_t j = next++; j < jobs.size(); j = next++) {
@@ -280,36 +279,53 @@ Json bench_config(const Json& config, const std::vector<std::string>& samplers, 
   auto seconds = [](clock::time_point a) {
     return std::chrono::duration<double>(clock::now() - a).count();
   };
+  // Build every sampler's trainer first, then interleave the timings
+  // (sampler A, sampler B, A, B, ...) so drifts in machine speed hit all alike.
+  struct Timed {
+    std::string name;
+    Json cfg;
+    RunSetup setup;
+    std::unique_ptr<Trainer> trainer;
+    at::Tensor z0;
+    std::vector<double> per_it, per_step;
+  };
+  std::vector<Timed> timed;
   for (const auto& name : samplers) {
-    Json cfg = resolve_config(config_for_sampler(resolved, name));
-    RunSetup s = build_setup(cfg);
-    std::unique_ptr<Trainer> trainer = make_trainer(s, cfg);
-    for (int i = 0; i < 3; ++i) trainer->step(false);  // warm-up
-    std::vector<double> per_it;
-    for (int64_t r = 0; r < repeats; ++r) {
+    Timed t;
+    t.name = name;
+    t.cfg = resolve_config(config_for_sampler(resolved, name));
+    t.setup = build_setup(t.cfg);
+    t.trainer = make_trainer(t.setup, t.cfg);
+    for (int i = 0; i < 3; ++i) t.trainer->step(false);  // warm-up
+    at::Generator gen = make_generator(t.setup.seed + 5, t.setup.device);
+    t.z0 = t.trainer->chains()->noise(t.setup.train.batch_size, gen);
+    timed.push_back(std::move(t));
+  }
+  // Sampler steps alone: K steps of M chains from the same noise start each time.
+  for (int64_t r = 0; r < repeats; ++r) {
+    for (auto& t : timed) {
       auto t0 = clock::now();
-      for (int64_t i = 0; i < iterations; ++i) trainer->step(false);
-      per_it.push_back(seconds(t0) / iterations);
+      for (int64_t i = 0; i < iterations; ++i) t.trainer->step(false);
+      t.per_it.push_back(seconds(t0) / iterations);
+      at::Generator gen = make_generator(t.setup.seed + 7 + r, t.setup.device);
+      ModelLogDensity logp(t.trainer->model());
+      const int64_t steps = t.setup.train.mcmc_steps;
+      auto t1 = clock::now();
+      ChainState state = ChainState::start(t.z0, logp);
+      t.trainer->sampler()->run(state, logp, steps, gen);
+      t.per_step.push_back(seconds(t1) / steps);
     }
-    // Sampler steps alone on M chains.
-    const int64_t M = s.train.batch_size, steps = 200;
-    at::Generator gen = make_generator(s.seed + 5, s.device);
-    ModelLogDensity logp(trainer->model());
-    ChainState state = ChainState::start(trainer->chains()->noise(M, gen), logp);
-    trainer->sampler()->run(state, logp, 20, gen);
-    std::vector<double> per_step;
-    for (int64_t r = 0; r < repeats; ++r) {
-      auto t0 = clock::now();
-      trainer->sampler()->run(state, logp, steps, gen);
-      per_step.push_back(seconds(t0) / steps);
-    }
-    std::sort(per_it.begin(), per_it.end());
-    std::sort(per_step.begin(), per_step.end());
-    out[name] = {{"ms_per_iteration", per_it[per_it.size() / 2] * 1e3},
-                 {"ms_per_iteration_min", per_it.front() * 1e3},
-                 {"ms_per_step", per_step[per_step.size() / 2] * 1e3},
-                 {"us_per_step_per_chain", per_step[per_step.size() / 2] * 1e6 / M},
-                 {"sampler", cfg["sampler"]}};
+  }
+  for (auto& t : timed) {
+    const int64_t M = t.setup.train.batch_size;
+    std::sort(t.per_it.begin(), t.per_it.end());
+    std::sort(t.per_step.begin(), t.per_step.end());
+    const double step_s = t.per_step[t.per_step.size() / 2];
+    out[t.name] = {{"ms_per_iteration", t.per_it[t.per_it.size() / 2] * 1e3},
+                   {"ms_per_iteration_min", t.per_it.front() * 1e3},
+                   {"ms_per_step", step_s * 1e3},
+                   {"us_per_step_per_chain", step_s * 1e6 / M},
+                   {"sampler", t.cfg["sampler"]}};
   }
   if (out.contains("langevin") && out.contains("anila")) {
     auto pct = [&](const char* key) {

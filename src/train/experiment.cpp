@@ -88,9 +88,7 @@ std::vector<io::Panel> figure_row(const eval::Report2D& report, const at::Tensor
   if (with_data) row.push_back({"data density", density_panel(report.data_log_density, size)});
   row.push_back({fmt::format("model exp(f/T)/Z, T={:.3g}", temperature),
                  density_panel(report.log_density, size)});
-  row.push_back({"model log-density", io::heatmap(report.log_density.clamp_min(
-                                                      report.log_density.max().item<double>() - 30),
-                                                  size)});
+  row.push_back({"model log-density", io::log_heatmap(report.log_density, size)});
   row.push_back({"chain samples", io::scatter_density(samples, grid.box.xmin, grid.box.xmax,
                                                       grid.box.ymin, grid.box.ymax, size, 120)});
   return row;

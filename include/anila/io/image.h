@@ -51,6 +51,10 @@ Rgb colormap(double t);
 // Colour scale from min to max of the finite values (NaN/−inf drawn darkest).
 Image heatmap(const at::Tensor& values, int size);
 
+// A log-density [ny, nx] drawn over its top `range` nats: values below
+// max − range are drawn darkest (so a peaked density still shows its shape).
+Image log_heatmap(const at::Tensor& log_values, int size, double range = 12.0);
+
 // Histogram image of points [n, 2] over the box, `bins`×`bins` bins, drawn as a
 // size×size image (colour ~ sqrt of counts, white background where empty).
 Image scatter_density(const at::Tensor& points, double xmin, double xmax, double ymin, double ymax,
