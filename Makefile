@@ -23,7 +23,8 @@ $(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-demo: build
+demo: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target anila_cli
 	$(ANILA) compare --config configs/demo.json --samplers langevin,anila --out runs/demo
 	@echo "figure: runs/demo/compare.png   table: runs/demo/compare.md"
 

@@ -220,3 +220,16 @@ TEST(SamplerFactory, RejectsUnknownTypeAndKeysWithSuggestions) {
   EXPECT_DOUBLE_EQ(s->temperature(), 0.01);
   EXPECT_EQ(s->options().to_json()["threshold"].get<double>(), 0.01);
 }
+
+TEST(SamplerOptions, ClampKeepsChainsInRangeAndRefreshesTheCache) {
+  for (const char* type : {"langevin", "anila"}) {
+    auto sampler = make_sampler(
+        Json{{"type", type}, {"step_size", 4.0}, {"clamp_min", -1.0}, {"clamp_max", 1.0}});
+    auto logp = standard_gaussian();
+    at::Generator gen = make_generator(8, at::kCPU);
+    ChainState state = ChainState::start(at::zeros({256, 2}), logp);
+    sampler->run(state, logp, 5, gen);
+    EXPECT_LE(state.z.abs().max().item<double>(), 1.0) << type;
+    EXPECT_TRUE(at::allclose(state.grad, -state.z)) << type;  // ∇f cached at the clamped z
+  }
+}

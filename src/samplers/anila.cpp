@@ -74,11 +74,7 @@ void AnilaSampler::step(ChainState& state, const LogDensity& logp, at::Generator
                                 : at::full_like(gamma_t, eps * std::sqrt(s));
     z = state.z + drift + sd * xi;
   }
-  maybe_clamp(z);
-  LogDensityValue v = logp(z);
-  state.z = z;
-  state.f = v.f;
-  state.grad = v.grad;
+  accept_move(state, z, logp);
 }
 
 }  // namespace anila

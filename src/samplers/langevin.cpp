@@ -20,11 +20,7 @@ void LangevinSampler::step(ChainState& state, const LogDensity& logp, at::Genera
   at::Tensor xi = at::randn(state.z.sizes(), gen, state.z.options());
   // z' = z + (s/2)∇f + ε√s ξ, written into the fresh noise buffer.
   at::Tensor z = xi.mul_(eps * std::sqrt(s)).add_(state.z).add_(state.grad, s / 2);
-  maybe_clamp(z);
-  LogDensityValue v = logp(z);
-  state.z = z;
-  state.f = v.f;
-  state.grad = v.grad;
+  accept_move(state, z, logp);
 }
 
 }  // namespace anila

@@ -52,8 +52,12 @@ void Sampler::run(ChainState& state, const LogDensity& logp, int64_t steps, at::
   for (int64_t k = 0; k < steps; ++k) step(state, logp, gen, stats);
 }
 
-void Sampler::maybe_clamp(at::Tensor& z) const {
+void Sampler::accept_move(ChainState& state, at::Tensor z, const LogDensity& logp) const {
   if (options_.clamp_min < options_.clamp_max) z.clamp_(options_.clamp_min, options_.clamp_max);
+  LogDensityValue v = logp(z);
+  state.z = std::move(z);
+  state.f = std::move(v.f);
+  state.grad = std::move(v.grad);
 }
 
 std::vector<std::string> sampler_types() {

@@ -76,8 +76,9 @@ class Sampler {
   std::string name() const { return options_.type; }
 
  protected:
-  // Clamps z when the options ask for it (and re-evaluates nothing: callers do).
-  void maybe_clamp(at::Tensor& z) const;
+  // Moves every chain to z (clamped when the options ask for it) and caches
+  // f(z) and ∇f(z) in the state: the end of every unadjusted step.
+  void accept_move(ChainState& state, at::Tensor z, const LogDensity& logp) const;
   SamplerOptions options_;
 };
 
