@@ -198,3 +198,81 @@ TEST_F(Cli, HelpExitsZero) {
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.output.find("--config"), std::string::npos);
 }
+
+TEST_F(Cli, SampleRunsEverySamplerOnAnalyticTargets) {
+  std::string out = path("funnel");
+  Result r =
+      run("sample --quiet --target funnel --dim 5 --samplers mala,anila-mh,hmc,langevin,anila,gd"
+          " --chains 8 --steps 100 --warmup 50 --set hmc.leapfrog_steps=3 --out " +
+          out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream md(out + "/summary.md");
+  std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  for (const char* s : {"| mala", "| anila-mh", "| hmc", "| langevin", "| anila ", "| gd"}) {
+    EXPECT_NE(text.find(s), std::string::npos) << s << "\n" << text;
+  }
+  EXPECT_NE(text.find("max R-hat"), std::string::npos);
+  EXPECT_NE(text.find("(from mala)"), std::string::npos) << text;  // langevin borrows the step
+  for (const char* s : {"mala", "hmc", "anila"}) {
+    for (const char* f :
+         {"draws.npy", "trace.png", "autocorr.png", "scatter.png", "summary.json"}) {
+      EXPECT_TRUE(fs::exists(out + "/" + s + "/" + f)) << s << "/" << f;
+    }
+  }
+  Json hmc = read_json(out + "/hmc/summary.json");
+  EXPECT_EQ(hmc["gradients_per_step"], 3);
+  EXPECT_GT(hmc["min_ess_bulk"].get<double>(), 0);
+  EXPECT_TRUE(hmc["energy_distance"].is_number());
+
+  Result ill =
+      run("sample --quiet --target gaussian-ill --dim 200 --set target.condition=1e4"
+          " --samplers mala,hmc --chains 4 --steps 20 --warmup 10 --out " +
+          path("ill"));
+  EXPECT_EQ(ill.code, 0) << ill.output;
+}
+
+TEST_F(Cli, SampleFromATrainedCheckpoint) {
+  std::string runs = path("run");
+  ASSERT_EQ(run("train --quiet --config " + tiny_config() + " --out " + runs).code, 0);
+  Result r = run("sample --quiet --checkpoint " + runs +
+                 "/checkpoints/last.pt"
+                 " --samplers langevin,mala --chains 8 --steps 40 --warmup 10 --out " +
+                 path("s"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(path("s") + "/mala/scatter.png"));
+  EXPECT_TRUE(fs::exists(path("s") + "/summary.csv"));
+}
+
+TEST_F(Cli, SampleBadInputs) {
+  struct Case {
+    std::string args, expect;
+  };
+  std::vector<Case> cases = {
+      {"sample --target funnell", "did you mean funnel"},
+      {"sample --target gaussian-corr --set target.rho=2", "target.rho"},
+      {"sample --target gaussian --samplers mala,hmcc", "did you mean hmc"},
+      {"sample --target gaussian --set hmcc.leapfrog_steps=3", "hmcc"},
+      {"sample --target gaussian --set hmc.leapfrog=3 --samplers hmc", "leapfrog_steps"},
+      {"sample --target gaussian --checkpoint nowhere", "exactly one of"},
+      {"sample --checkpoint " + path("nowhere"), "nowhere"},
+  };
+  for (const auto& c : cases) {
+    Result r = run(c.args + " --out " + path("o"));
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
+  }
+}
+
+TEST_F(Cli, CompareTrainsWithEverySampler) {
+  std::string out = path("all");
+  Result r = run("compare --quiet --config " + tiny_config() +
+                 " --samplers langevin,anila,anila-mh,mala,hmc,gd --set train.iterations=10"
+                 " --set sampler.leapfrog_steps=2 --out " +
+                 out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream md(out + "/compare.md");
+  std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  for (const char* s : {"| langevin", "| anila ", "| anila-mh", "| mala", "| hmc", "| gd"}) {
+    EXPECT_NE(text.find(s), std::string::npos) << s << "\n" << text;
+  }
+}

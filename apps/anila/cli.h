@@ -17,11 +17,14 @@ namespace anila::cli {
 Json load_config(const std::string& path, const std::vector<std::string>& sets);
 // Applies the config's "threads" key to LibTorch's intra-op pool (0 = library default).
 void apply_threads(const Json& config);
+// "a,b,,c" -> {"a", "b", "c"}
+std::vector<std::string> split_commas(const std::string& text);
 // "configs/rings.json" -> "rings"
 std::string config_stem(const std::string& path);
 
 void add_train(CLI::App& app);
 void add_compare(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_sample(CLI::App& app);
 
 }  // namespace anila::cli

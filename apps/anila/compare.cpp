@@ -1,6 +1,5 @@
 // compare.cpp — `anila compare`: one config, several samplers, same seeds and budget.
 #include <memory>
-#include <sstream>
 
 #include "anila/config.h"
 #include "anila/train/experiment.h"
@@ -15,15 +14,6 @@ struct CompareArgs {
   int64_t seeds = 1, jobs = 0;
   bool force = false, quiet = false;
 };
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 }  // namespace
 
 void add_compare(CLI::App& app) {

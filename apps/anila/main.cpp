@@ -4,10 +4,12 @@
 //   anila train   --config configs/rings.json [--set key=value]... [--out DIR] [--force] | --resume
 //   DIR anila compare --config configs/rings.json --samplers langevin,anila [--seeds N] [--out DIR]
 //   anila bench   --config configs/rings.json [--set key=value]...
+//   anila sample  (--target NAME [--dim D] | --checkpoint RUN) --samplers a,b --chains N --steps S
 //
 // Exit codes: 0 success, 2 user error (one line on stderr), 3 diverged run.
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "anila/config.h"
 #include "cli.h"
@@ -28,6 +30,15 @@ void apply_threads(const Json& config) {
   set_threads(static_cast<int>(threads));
 }
 
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
 std::string config_stem(const std::string& path) {
   return std::filesystem::path(path).stem().string();
 }
@@ -41,6 +52,7 @@ int main(int argc, char** argv) {
   anila::cli::add_train(app);
   anila::cli::add_compare(app);
   anila::cli::add_bench(app);
+  anila::cli::add_sample(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -16,12 +16,11 @@ namespace anila {
 
 AnilaSampler::AnilaSampler(SamplerOptions options) : Sampler(std::move(options)) {}
 
-at::Tensor AnilaSampler::gamma(const at::Tensor& grad) const {
-  const double b = options_.threshold;
+at::Tensor anila_gamma(const at::Tensor& grad, double b, const std::string& norm) {
   at::Tensor magnitude;
-  if (options_.norm == "element") {
+  if (norm == "element") {
     magnitude = grad.abs();
-  } else if (options_.norm == "pixel") {
+  } else if (norm == "pixel") {
     TORCH_CHECK(grad.dim() >= 2, "AniLA norm=pixel needs states [B, C, ...], got ", grad.sizes());
     magnitude = grad.norm(2, {1}, /*keepdim=*/true);
   } else {  // sample
@@ -30,6 +29,10 @@ at::Tensor AnilaSampler::gamma(const at::Tensor& grad) const {
     magnitude = dims.empty() ? grad.abs() : grad.norm(2, dims, /*keepdim=*/true);
   }
   return (b / magnitude.clamp_min(b)).expand_as(grad);
+}
+
+at::Tensor AnilaSampler::gamma(const at::Tensor& grad) const {
+  return anila_gamma(grad, options_.threshold, options_.norm);
 }
 
 void AnilaSampler::step(ChainState& state, const LogDensity& logp, at::Generator& gen,
@@ -44,11 +47,9 @@ void AnilaSampler::step(ChainState& state, const LogDensity& logp, at::Generator
                     options_.norm == "element" && state.grad.scalar_type() == at::kFloat;
   if (stats) {
     at::Tensor gamma_t = gamma(state.grad);
-    stats->add(&stats->grad_abs, state.grad.abs().mean());
-    stats->add(&stats->f, state.f.mean());
+    record_state(stats, state);
     stats->add(&stats->gamma, gamma_t.mean());
     stats->add(&stats->gamma_lt1, (gamma_t < 1).to(at::kFloat).mean());
-    stats->steps++;
   }
   if (fast) {
     z = at::empty_like(state.z);

@@ -12,11 +12,7 @@ LangevinSampler::LangevinSampler(SamplerOptions options) : Sampler(std::move(opt
 void LangevinSampler::step(ChainState& state, const LogDensity& logp, at::Generator& gen,
                            SamplerStats* stats) const {
   const double s = options_.step_size, eps = options_.noise_scale;
-  if (stats) {
-    stats->add(&stats->grad_abs, state.grad.abs().mean());
-    stats->add(&stats->f, state.f.mean());
-    stats->steps++;
-  }
+  record_state(stats, state);
   at::Tensor xi = at::randn(state.z.sizes(), gen, state.z.options());
   // z' = z + (s/2)∇f + ε√s ξ, written into the fresh noise buffer.
   at::Tensor z = xi.mul_(eps * std::sqrt(s)).add_(state.z).add_(state.grad, s / 2);

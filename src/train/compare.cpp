@@ -111,16 +111,7 @@ void figure_from_run(const std::string& dir, const eval::Grid2D& grid, int size,
 
 Json compare_samplers(const Json& config, const CompareOptions& options) {
   Json resolved = resolve_config(config);
-  if (options.samplers.empty()) throw UserError("--samplers: give at least one sampler");
-  const auto valid = sampler_types();
-  for (const auto& name : options.samplers) {
-    if (std::find(valid.begin(), valid.end(), name) == valid.end()) {
-      std::string hint = closest_match(name, valid);
-      throw UserError("--samplers: unknown sampler \"" + name + "\"" +
-                      (hint.empty() ? "" : " (did you mean " + hint + "?)") +
-                      "; allowed: " + join(valid));
-    }
-  }
+  check_sampler_list(options.samplers, "--samplers");
   if (options.seeds < 1) throw UserError("--seeds: must be >= 1");
   if (options.out_dir.empty()) throw UserError("no output folder given (--out DIR)");
 

@@ -272,6 +272,35 @@ Json resume_experiment(const std::string& run_dir, const RunOptions& options) {
   return run_in_folder(resolved, o, /*resume=*/true);
 }
 
+LoadedRun load_run(const std::string& path) {
+  fs::path p(path);
+  std::error_code ec;
+  LoadedRun run;
+  std::string ckpt;
+  if (fs::is_directory(p, ec) && fs::exists(p / "config.json", ec)) {
+    run.dir = p.string();
+    ckpt = (p / "checkpoints" / "last.pt").string();
+  } else if (fs::is_regular_file(p, ec) &&
+             fs::exists(p.parent_path().parent_path() / "config.json", ec)) {
+    run.dir = p.parent_path().parent_path().string();
+    ckpt = p.string();
+  } else {
+    throw UserError("checkpoint " + path +
+                    ": not a run folder or a checkpoint inside one (expected RUN/config.json and "
+                    "RUN/checkpoints/last.pt)");
+  }
+  run.config = resolve_config(load_json_file(run.dir + "/config.json"));
+  RunSetup setup = build_setup(run.config);
+  auto trainer = make_trainer(setup, run.config);
+  trainer->load_checkpoint(ckpt);
+  run.model = trainer->model();
+  run.chains = trainer->chains();
+  run.temperature = trainer->sampler()->temperature();
+  const data::Box b = setup.data->box();
+  run.box = {b.xmin, b.xmax, b.ymin, b.ymax};
+  return run;
+}
+
 Json config_for_sampler(const Json& resolved, const std::string& sampler) {
   Json c = resolved;
   c["sampler"]["type"] = sampler;

@@ -19,6 +19,10 @@
 
 namespace anila {
 
+// γ(g) = b / max(b, |g|) for gradients g: [B, ...] with the given norm
+// (element | pixel | sample), broadcast to g's shape.
+at::Tensor anila_gamma(const at::Tensor& grad, double threshold, const std::string& norm);
+
 class AnilaSampler : public Sampler {
  public:
   explicit AnilaSampler(SamplerOptions options);

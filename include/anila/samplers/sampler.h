@@ -31,6 +31,9 @@ struct ChainState {
   at::Tensor z;     // [B, ...]
   at::Tensor f;     // [B]
   at::Tensor grad;  // [B, ...]
+  // Metropolis–Hastings acceptance probabilities of the last step: [B]
+  // (undefined for unadjusted samplers). Read by step-size adaptation.
+  at::Tensor accept_prob;
   // Evaluates f and ∇f at z0.
   static ChainState start(const at::Tensor& z0, const LogDensity& logp);
 };
@@ -51,14 +54,19 @@ struct SamplerStats {
 // Options of every sampler type (each type uses the keys that apply to it;
 // docs/samplers.md lists which).
 struct SamplerOptions {
-  std::string type = "anila";           // langevin | anila
-  double step_size = 1.0;               // s
-  double noise_scale = 1.0;             // ε; target exp(f/ε²)
-  double threshold = 0.01;              // b (anila)
-  std::string anisotropy = "both";      // both | noise | drift (anila)
-  std::string norm = "element";         // element | pixel | sample (anila)
+  std::string type = "anila";       // langevin | anila | mala | anila-mh | hmc | gd
+  double step_size = 1.0;           // s (HMC: the leapfrog step h)
+  double noise_scale = 1.0;         // ε; target exp(f/ε²)
+  double threshold = 0.01;          // b (anila, anila-mh)
+  std::string anisotropy = "both";  // both | noise | drift (anila, anila-mh)
+  std::string norm = "element";     // element | pixel | sample (anila, anila-mh)
+  int64_t leapfrog_steps = 10;      // L (hmc)
+  std::vector<double> mass;  // diagonal mass (hmc): empty = identity; 1 value or one per coordinate
+  double target_accept = -1;            // dual-averaging target (-1: 0.574 MALA-type, 0.8 HMC)
   double clamp_min = 0, clamp_max = 0;  // clamp z to [min, max] after each step when min < max
   Json to_json() const;
+  double adapt_target() const;  // the acceptance rate step-size adaptation aims for
+  bool metropolis() const;      // mala, anila-mh, hmc
 };
 
 class Sampler {
@@ -74,11 +82,21 @@ class Sampler {
   double temperature() const { return options_.noise_scale * options_.noise_scale; }
   const SamplerOptions& options() const { return options_; }
   std::string name() const { return options_.type; }
+  // Log-density evaluations per step (HMC: L).
+  virtual int64_t gradients_per_step() const { return 1; }
+  // Step-size adaptation (see adapt.h) changes s between warm-up steps.
+  void set_step_size(double s) { options_.step_size = s; }
 
  protected:
+  // Adds mean |∇f| and mean f of the current state to stats (and counts the step).
+  static void record_state(SamplerStats* stats, const ChainState& state);
   // Moves every chain to z (clamped when the options ask for it) and caches
   // f(z) and ∇f(z) in the state: the end of every unadjusted step.
   void accept_move(ChainState& state, at::Tensor z, const LogDensity& logp) const;
+  // Metropolis–Hastings accept/reject per chain: chain b moves to proposal b with
+  // probability min(1, exp(log_alpha[b])) (NaN/−inf: rejected). Records acceptance.
+  void metropolis_update(ChainState& state, const ChainState& proposal, at::Tensor log_alpha,
+                         at::Generator& gen, SamplerStats* stats) const;
   SamplerOptions options_;
 };
 
@@ -90,5 +108,8 @@ SamplerOptions parse_sampler_options(const Json& section, const std::string& pat
 SamplerPtr make_sampler(const SamplerOptions& options);
 SamplerPtr make_sampler(const Json& section, const std::string& path = "sampler");
 std::vector<std::string> sampler_types();
+// UserError naming `what` unless `names` is a non-empty list of sampler types
+// (an unknown name gets the closest valid one).
+void check_sampler_list(const std::vector<std::string>& names, const std::string& what);
 
 }  // namespace anila

@@ -21,7 +21,12 @@
 #include <string>
 #include <vector>
 
+#include <array>
+#include <memory>
+
+#include "anila/chains/chain_source.h"
 #include "anila/common.h"
+#include "anila/models/energy.h"
 
 namespace anila {
 
@@ -60,6 +65,20 @@ Json compare_samplers(const Json& config, const CompareOptions& options);
 // The config for one sampler of a comparison: sampler.type replaced and
 // compare.overrides.<name> applied.
 Json config_for_sampler(const Json& resolved, const std::string& sampler);
+
+// A trained run loaded back: its resolved config, the model with the
+// checkpoint's parameters, its chain source (for starting states) and the box
+// of its data. `path` is a run folder or a checkpoint file inside RUN/checkpoints/.
+// UserError when the folder, config or checkpoint is missing, corrupt or mismatched.
+struct LoadedRun {
+  std::string dir;
+  Json config;
+  EnergyModelPtr model;
+  ChainSourcePtr chains;
+  double temperature = 1;       // noise_scale² of the training sampler
+  std::array<double, 4> box{};  // xmin, xmax, ymin, ymax of the data
+};
+LoadedRun load_run(const std::string& path);
 
 // Benchmark: ms per training iteration and µs per sampler step per chain for
 // each sampler in `samplers`, plus AniLA's overhead over Langevin in percent.

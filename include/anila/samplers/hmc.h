@@ -1,0 +1,37 @@
+// hmc.h — Hamiltonian Monte Carlo targeting exp(f/ε²).
+//
+// Potential U(z) = −f(z)/ε², momentum p ~ N(0, M) with M diagonal (identity by
+// default; options.mass), kinetic energy K(p) = ½ pᵀM⁻¹p. One step: L leapfrog
+// steps of size h = options.step_size,
+//   p ← p − (h/2)∇U(z);  repeat L: { z ← z + h M⁻¹p;  p ← p − h∇U(z) (h/2 on the last) }
+// then accept with min(1, exp(H(z, p) − H(z', p'))), H = U + K. Per chain.
+// Exact for any h; the energy error of one trajectory is O(h²).
+// clamp_min/clamp_max are not applied (clamping inside a trajectory breaks
+// reversibility); use them with the Langevin-type samplers.
+#pragma once
+
+#include "anila/samplers/sampler.h"
+
+namespace anila {
+
+class HmcSampler : public Sampler {
+ public:
+  explicit HmcSampler(SamplerOptions options);
+  void step(ChainState& state, const LogDensity& logp, at::Generator& gen,
+            SamplerStats* stats) const override;
+  int64_t gradients_per_step() const override { return options_.leapfrog_steps; }
+
+  struct Trajectory {
+    ChainState end;  // z', f(z'), ∇f(z')
+    at::Tensor p;    // p' [B, ...]
+  };
+  // L leapfrog steps from (state, p). Public for tests of the integrator.
+  Trajectory leapfrog(const ChainState& state, const at::Tensor& p, const LogDensity& logp) const;
+  // H(z, p) = −f(z)/ε² + ½ pᵀM⁻¹p per chain: [B].
+  at::Tensor hamiltonian(const at::Tensor& f, const at::Tensor& p) const;
+
+ private:
+  at::Tensor inverse_mass(const at::Tensor& like) const;  // M⁻¹ broadcastable to z
+};
+
+}  // namespace anila

@@ -1,0 +1,69 @@
+// sampling.h — sampling mode: run several samplers on one log-density (an
+// analytic target or a trained EBM) from the same starting points, with the
+// diagnostics the MCMC world expects, and write tables, arrays and plots.
+//
+// Notation: C chains, S kept draws per chain (after W warm-up steps), D the
+// coordinates of a state. Draws are stored as [S, C, D'] with D' = min(D, store_dims)
+// coordinates (evenly spaced, first and last included).
+//
+// Per sampler, OUT/<sampler>/: draws.npy [S, C, D'], trace.png (coordinates of a
+// few chains against the step), autocorr.png (autocorrelation of the first
+// coordinates), scatter.png (first two coordinates over the target's contours),
+// summary.json. In OUT/: summary.md and summary.csv, one row per sampler.
+//
+// Step sizes: Metropolis samplers adapt theirs by dual averaging during the
+// warm-up (adapt = true). Unadjusted samplers (langevin, anila, gd) given no
+// explicit step size borrow the step their Metropolis-adjusted counterpart
+// adapted to (langevin, gd ← mala; anila ← anila-mh), so bias and efficiency are
+// compared at the same step.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "anila/common.h"
+#include "anila/logdensity.h"
+
+namespace anila {
+
+namespace targets {
+class AnalyticTarget;
+}
+
+struct SampleOptions {
+  std::vector<std::string> samplers;  // sampler types, run in this order (MH ones first)
+  int64_t chains = 100;               // C
+  int64_t steps = 1000;               // S kept steps
+  int64_t warmup = 500;               // W
+  bool adapt = true;                  // dual averaging for MH samplers during warm-up
+  uint64_t seed = 123;
+  // Sampler keys: "sampler" applies to all, "<type>" to one (e.g. {"hmc": {"leapfrog_steps": 20}}).
+  Json sampler_config = Json::object();
+  int64_t store_dims = 100;
+  std::string out_dir;
+  bool force = false;
+  bool quiet = false;
+};
+
+// What is being sampled.
+struct SampleProblem {
+  std::string name;                   // for titles ("funnel (d = 10)")
+  const LogDensity* logp = nullptr;   // the log-density (target: exp(f/ε²))
+  std::vector<int64_t> sample_shape;  // one state's shape, e.g. {D}
+  // Starting states [C, ...] for every sampler (the same for all of them).
+  std::function<at::Tensor(int64_t C, at::Generator& gen)> init;
+  const targets::AnalyticTarget* target = nullptr;  // exact samples/moments when set
+  // For 2D problems without a target: the log-density on points [n, 2] for contours.
+  std::function<at::Tensor(const at::Tensor&)> contour_field;
+  std::array<double, 4> box{-3, 3, -3, 3};
+};
+
+// Runs every sampler, writes the outputs, returns {"rows": [...], "table_markdown": ...}.
+// UserError on an unknown sampler, a bad sampler key, or an existing output folder
+// without force.
+Json run_sampling(const SampleProblem& problem, const SampleOptions& options);
+
+}  // namespace anila
