@@ -14,6 +14,7 @@ packages=(
   libtorch-dev libopenblas0-pthread
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
+  dataset-fashion-mnist
 )
 
 missing=()
