@@ -276,3 +276,48 @@ TEST_F(Cli, CompareTrainsWithEverySampler) {
     EXPECT_NE(text.find(s), std::string::npos) << s << "\n" << text;
   }
 }
+
+namespace {
+// Writes a raw IDX images file of n images of 28×28 with a simple pattern.
+void write_idx_images(const std::string& path, int n) {
+  std::ofstream out(path, std::ios::binary);
+  const unsigned char header[16] = {0, 0, 8, 3,  0, 0, 0, static_cast<unsigned char>(n),
+                                    0, 0, 0, 28, 0, 0, 0, 28};
+  out.write(reinterpret_cast<const char*>(header), 16);
+  for (int k = 0; k < n; ++k) {
+    for (int i = 0; i < 28 * 28; ++i) out.put(static_cast<char>(((i / 28 + k) % 7) * 36));
+  }
+}
+}  // namespace
+
+TEST_F(Cli, TrainsAnImageEbmAndWritesGrids) {
+  write_idx_images(path("train-images-idx3-ubyte"), 16);
+  std::string cfg = write("img.json", R"({"seed": 2,
+    "data": {"type": "idx", "path": ")" + path("train-images-idx3-ubyte") +
+                                          R"("},
+    "model": {"type": "convnet", "n_f": 4},
+    "sampler": {"type": "anila", "step_size": 1.0, "noise_scale": 0.01, "threshold": 0.01,
+                "norm": "pixel"},
+    "chains": {"type": "noise"},
+    "train": {"iterations": 4, "batch_size": 8, "mcmc_steps": 3, "log_every": 2},
+    "eval": {"every": 2, "samples": 12}})");
+  std::string out = path("img_run");
+  Result r = run("train --quiet --config " + cfg + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* f : {"samples.png", "data.png", "figure.png", "samples.npy", "metrics.csv",
+                        "samples_it000002.png", "checkpoints/last.pt"}) {
+    EXPECT_TRUE(fs::exists(out + "/" + f)) << f;
+  }
+  std::ifstream npy(out + "/samples.npy", std::ios::binary);
+  std::string head(128, '\0');
+  npy.read(head.data(), 128);
+  EXPECT_NE(head.find("(12, 1, 28, 28)"), std::string::npos) << head;
+  Json summary = read_json(out + "/summary.json");
+  EXPECT_EQ(summary["status"], "completed");
+  EXPECT_TRUE(summary["energy_gap"].is_number());
+
+  Result cmp = run("compare --quiet --config " + cfg + " --samplers langevin,anila --out " +
+                   path("img_cmp"));
+  ASSERT_EQ(cmp.code, 0) << cmp.output;
+  EXPECT_TRUE(fs::exists(path("img_cmp") + "/compare.png"));
+}

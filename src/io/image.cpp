@@ -313,4 +313,35 @@ Image read_png(const std::string& path) {
   return img;
 }
 
+Image image_grid(const at::Tensor& images, int64_t ncol, int scale) {
+  TORCH_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3),
+              "image_grid: expected [N, 1|3, H, W], got ", images.sizes());
+  TORCH_CHECK(ncol >= 1 && scale >= 1, "image_grid: ncol and scale must be >= 1");
+  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  const int64_t cols = std::min(ncol, std::max<int64_t>(n, 1));
+  const int64_t rows = (n + cols - 1) / cols;
+  constexpr int kGutter = 2;
+  Image out(static_cast<int>(cols * (w * scale + kGutter) + kGutter),
+            static_cast<int>(rows * (h * scale + kGutter) + kGutter));
+  // [N, H, W, C] bytes.
+  at::Tensor bytes = ((images.detach().to(at::kCPU, at::kFloat).clamp(-1, 1) + 1) * 127.5)
+                         .round()
+                         .to(at::kByte)
+                         .permute({0, 2, 3, 1})
+                         .contiguous();
+  const uint8_t* px = bytes.data_ptr<uint8_t>();
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t x0 = kGutter + (k % cols) * (w * scale + kGutter);
+    const int64_t y0 = kGutter + (k / cols) * (h * scale + kGutter);
+    for (int64_t y = 0; y < h * scale; ++y) {
+      for (int64_t x = 0; x < w * scale; ++x) {
+        const uint8_t* p = px + ((k * h + y / scale) * w + x / scale) * c;
+        out.at(static_cast<int>(x0 + x), static_cast<int>(y0 + y)) =
+            c == 1 ? Rgb{p[0], p[0], p[0]} : Rgb{p[0], p[1], p[2]};
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace anila::io

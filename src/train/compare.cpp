@@ -218,33 +218,43 @@ Json compare_samplers(const Json& config, const CompareOptions& options) {
   io::write_atomic(options.out_dir + "/compare.md", md);
   io::write_atomic(options.out_dir + "/compare.csv", io::csv_table(csv_header, csv_rows));
 
-  // Figure: data density on top, then one row per sampler (seed 0).
+  // Figure: data density on top, then one row per sampler (seed 0); image runs
+  // show each sampler's grid of samples instead.
   RunSetup setup = build_setup(resolved);
-  eval::Grid2D grid;
-  grid.box = setup.data->box();
-  if (!setup.eval.box.empty()) {
-    grid.box = {setup.eval.box[0], setup.eval.box[1], setup.eval.box[2], setup.eval.box[3]};
-  }
-  grid.resolution = setup.eval.resolution;
   std::vector<std::vector<io::Panel>> fig_rows;
   std::vector<std::string> labels;
   const int size = 220;
-  bool have_data = false;
-  for (const auto& name : options.samplers) {
-    const Job& job = *std::find_if(jobs.begin(), jobs.end(), [&](const Job& j) {
-      return j.sampler == name && j.seed_index == 0;
-    });
-    if (job.diverged || !fs::exists(job.dir + "/log_density.npy")) continue;
-    if (!have_data) {
-      at::Tensor data_ld = io::read_npy(job.dir + "/data_log_density.npy");
-      fig_rows.push_back({{"data density", io::heatmap(data_ld.exp(), size)}});
-      labels.push_back("data");
-      have_data = true;
+  if (setup.images) {
+    for (const auto& name : options.samplers) {
+      const std::string png = fmt::format("{}/{}/seed0/samples.png", options.out_dir, name);
+      if (!fs::exists(png)) continue;
+      fig_rows.push_back({{"chain samples", io::read_png(png)}});
+      labels.push_back(name);
     }
-    std::vector<io::Panel> row;
-    figure_from_run(job.dir, grid, size, &row);
-    fig_rows.push_back(row);
-    labels.push_back(name);
+  } else {
+    eval::Grid2D grid;
+    grid.box = setup.data->box();
+    if (!setup.eval.box.empty()) {
+      grid.box = {setup.eval.box[0], setup.eval.box[1], setup.eval.box[2], setup.eval.box[3]};
+    }
+    grid.resolution = setup.eval.resolution;
+    bool have_data = false;
+    for (const auto& name : options.samplers) {
+      const Job& job = *std::find_if(jobs.begin(), jobs.end(), [&](const Job& j) {
+        return j.sampler == name && j.seed_index == 0;
+      });
+      if (job.diverged || !fs::exists(job.dir + "/log_density.npy")) continue;
+      if (!have_data) {
+        at::Tensor data_ld = io::read_npy(job.dir + "/data_log_density.npy");
+        fig_rows.push_back({{"data density", io::heatmap(data_ld.exp(), size)}});
+        labels.push_back("data");
+        have_data = true;
+      }
+      std::vector<io::Panel> row;
+      figure_from_run(job.dir, grid, size, &row);
+      fig_rows.push_back(row);
+      labels.push_back(name);
+    }
   }
   if (!fig_rows.empty()) {
     io::write_png(io::compose(fig_rows, labels,

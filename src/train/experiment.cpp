@@ -117,6 +117,56 @@ void print_final(const Json& summary, const std::string& dir) {
   std::cout.flush();
 }
 
+// Image runs: a grid of chains drawn exactly as training draws them.
+at::Tensor draw_image_batch(Trainer& trainer, const RunSetup& s, int64_t n) {
+  at::Generator gen =
+      make_generator(s.seed * 1000003ULL + 7919ULL * trainer.iteration() + 17, s.device);
+  const auto& co = trainer.chains()->options();
+  if (co.type == "persistent" || co.type == "replay") n = std::min(n, co.bank_size);
+  return trainer.draw_samples(n, gen).to(at::kCPU);
+}
+
+int grid_scale(const at::Tensor& images) {
+  return images.size(2) < 48 ? 2 : 1;
+}
+
+void write_image_grids(Trainer& trainer, const RunSetup& s, const std::string& dir,
+                       const std::string& name) {
+  at::Tensor samples = draw_image_batch(trainer, s, 64);
+  io::write_png(io::image_grid(samples, 8, grid_scale(samples)), dir + "/" + name);
+}
+
+// Final outputs of an image run: samples.npy, samples.png, data.png, figure.png,
+// and the energy gap on these batches.
+Json finish_images(Trainer& trainer, const RunSetup& s, const std::string& dir) {
+  at::Tensor samples = draw_image_batch(trainer, s, std::min<int64_t>(s.eval.samples, 100));
+  at::Generator data_gen = make_generator(s.seed + 99991ULL, at::kCPU);
+  at::Tensor data = data::sample_images(*s.images, samples.size(0), data_gen);
+  double gap;
+  {
+    at::NoGradGuard no_grad;
+    gap = (trainer.model()->forward(data.to(s.device)).mean() -
+           trainer.model()->forward(samples.to(s.device)).mean())
+              .item<double>();
+  }
+  io::write_npy(dir + "/samples.npy", samples);
+  const int scale = grid_scale(samples);
+  io::Image sample_grid = io::image_grid(samples, 10, scale);
+  io::Image data_grid = io::image_grid(data, 10, scale);
+  io::write_png(sample_grid, dir + "/samples.png");
+  io::write_png(data_grid, dir + "/data.png");
+  io::write_png(io::compose({{{"data", data_grid}, {"chain samples", sample_grid}}}, {},
+                            fmt::format("{}: {} ({} iterations)", s.images->name,
+                                        trainer.sampler()->name(), trainer.iteration())),
+                dir + "/figure.png");
+  return {{"status", "completed"},
+          {"iterations", trainer.iteration()},
+          {"sampler", trainer.sampler()->name()},
+          {"temperature", trainer.sampler()->temperature()},
+          {"energy_gap", gap},
+          {"samples", samples.size(0)}};
+}
+
 Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume) {
   RunSetup s = build_setup(resolved);
   const std::string dir = options.out_dir;
@@ -135,7 +185,8 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
   io::Progress progress(s.train.iterations,
                         options.label.empty() ? fs::path(dir).filename().string() : options.label,
                         start, stderr, options.interactive, options.quiet);
-  const eval::Grid2D grid = make_grid(s);
+  eval::Grid2D grid;
+  if (s.data) grid = make_grid(s);
   double latest_kl = std::nan(""), latest_loss = std::nan("");
   auto t0 = std::chrono::steady_clock::now();
   int64_t last_good = start;
@@ -159,7 +210,9 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
                     {"elapsed_s", elapsed},
                     {"it_per_s", (it - start) / std::max(elapsed, 1e-9)}};
         for (auto& [k, v] : st.sampler.items()) row[k == "f" ? "f_chain" : k] = v;
-        if (eval_now) {
+        if (eval_now && s.images) {
+          write_image_grids(trainer, s, dir, fmt::format("samples_it{:06d}.png", it));
+        } else if (eval_now) {
           eval::Report2D r = evaluate(trainer, s, s.eval.chains, nullptr);
           Json rj = r.to_json();
           for (const char* k : {"kl", "tv", "nll", "sample_tv", "sample_tv_model", "sample_mmd"}) {
@@ -173,7 +226,11 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
         trainer.save_checkpoint(ckpt);
         last_good = it;
       }
-      progress.update(it, {{"loss", latest_loss}, {"kl", latest_kl}});
+      if (s.images) {
+        progress.update(it, {{"loss", latest_loss}, {"gap", -latest_loss}});
+      } else {
+        progress.update(it, {{"loss", latest_loss}, {"kl", latest_kl}});
+      }
     }
   } catch (const DivergedError& e) {
     progress.finish();
@@ -190,6 +247,19 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
   }
   progress.finish();
   trainer.save_checkpoint(ckpt);
+  if (s.images) {
+    Json summary = finish_images(trainer, s, dir);
+    summary["seconds"] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    io::write_atomic(dir + "/summary.json", summary.dump(2) + "\n");
+    if (!options.quiet) {
+      std::cout << fmt::format(
+          "\n{}\n  energy gap mean f(data) - mean f(samples): {:.4g}; "
+          "samples: {}/samples.png\n",
+          dir, summary["energy_gap"].get<double>(), dir);
+    }
+    return summary;
+  }
 
   // Final evaluation with the full evaluation batch.
   at::Tensor samples;
@@ -296,8 +366,10 @@ LoadedRun load_run(const std::string& path) {
   run.model = trainer->model();
   run.chains = trainer->chains();
   run.temperature = trainer->sampler()->temperature();
-  const data::Box b = setup.data->box();
-  run.box = {b.xmin, b.xmax, b.ymin, b.ymax};
+  if (setup.data) {
+    const data::Box b = setup.data->box();
+    run.box = {b.xmin, b.xmax, b.ymin, b.ymax};
+  }
   return run;
 }
 

@@ -52,12 +52,22 @@ RunSetup build_setup(const Json& config) {
   top.string("name", "");
   Json data_section = top.object("data");
   if (data_section.is_null()) data_section = Json{{"type", "rings"}};
-  s.data = data::make_dataset2d(data_section, "data");
+  Json data_json;
+  if (data_section.contains("type") && data_section["type"].is_string() &&
+      data::is_image_dataset_type(data_section["type"].get<std::string>())) {
+    s.images = std::make_shared<data::ImageDataset>(data::load_image_dataset(data_section, "data"));
+    const auto sizes = s.images->images.sizes();
+    s.sample_shape = {sizes[1], sizes[2], sizes[3]};
+    data_json = data_section;
+  } else {
+    s.data = data::make_dataset2d(data_section, "data");
+    data_json = s.data->to_json();
+  }
   {
     ConfigReader dr(data_section, "data");
     s.data_noise = dr.number("noise", 0.0, Range::non_negative());
   }
-  EnergyModelPtr model = make_model(top.object("model"), {2}, "model");
+  EnergyModelPtr model = make_model(top.object("model"), s.sample_shape, "model");
   SamplerOptions sampler = parse_sampler_options(top.object("sampler"), "sampler");
   ChainOptions chains = parse_chain_options(top.object("chains"), "chains");
   s.train = parse_train_options(top.object("train"), "train");
@@ -91,7 +101,6 @@ RunSetup build_setup(const Json& config) {
                     ") is larger than chains.bank_size (" + std::to_string(chains.bank_size) + ")");
   }
 
-  Json data_json = s.data->to_json();
   if (s.data_noise > 0) data_json["noise"] = s.data_noise;
   s.config = {{"seed", s.seed},
               {"device", device},
@@ -127,17 +136,19 @@ std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved) {
     static std::mutex init_mutex;
     std::lock_guard<std::mutex> lock(init_mutex);
     at::manual_seed(s.seed);
-    model = make_model(resolved["model"], {2}, "model");
+    model = make_model(resolved["model"], s.sample_shape, "model");
   }
-  ChainSourcePtr chains =
-      make_chain_source(parse_chain_options(resolved["chains"]), {2}, s.device, init_gen);
+  ChainSourcePtr chains = make_chain_source(parse_chain_options(resolved["chains"]), s.sample_shape,
+                                            s.device, init_gen);
   const data::Dataset2D* data = s.data.get();
-  DataFn data_fn = [data](int64_t M, at::Generator& g) {
-    // Toy datasets draw on a CPU generator; when the trainer's generator is a
+  std::shared_ptr<data::ImageDataset> images = s.images;
+  DataFn data_fn = [data, images](int64_t M, at::Generator& g) {
+    // Datasets draw on a CPU generator; when the trainer's generator is a
     // CUDA one, derive a CPU draw deterministically from it.
-    if (g.device().is_cpu()) return data->sample(M, g);
-    at::Generator cpu = make_generator(g.current_seed() + static_cast<uint64_t>(M), at::kCPU);
-    return data->sample(M, cpu);
+    at::Generator cpu = g.device().is_cpu()
+                            ? g
+                            : make_generator(g.current_seed() + static_cast<uint64_t>(M), at::kCPU);
+    return images ? data::sample_images(*images, M, cpu) : data->sample(M, cpu);
   };
   return std::make_unique<Trainer>(model, sampler, chains, data_fn, s.train, gen, s.device);
 }

@@ -12,6 +12,7 @@
 
 #include "anila/common.h"
 #include "anila/data/dataset2d.h"
+#include "anila/data/images.h"
 #include "anila/train/trainer.h"
 
 namespace anila {
@@ -34,7 +35,9 @@ struct RunSetup {
   uint64_t seed = 0;
   int64_t threads = 1;
   c10::Device device{c10::kCPU};
-  std::unique_ptr<data::Dataset2D> data;
+  std::unique_ptr<data::Dataset2D> data;       // 2D data (null for images)
+  std::shared_ptr<data::ImageDataset> images;  // image data (null for 2D)
+  std::vector<int64_t> sample_shape{2};        // one sample: {2} or {C, H, W}
   double data_noise = 0;
   EvalConfig eval;
   TrainOptions train;

@@ -60,6 +60,11 @@ Image log_heatmap(const at::Tensor& log_values, int size, double range = 12.0);
 Image scatter_density(const at::Tensor& points, double xmin, double xmax, double ymin, double ymax,
                       int size, int bins = 100);
 
+// A grid of images [N, C, H, W] (C = 1 or 3, values in [−1, 1], clamped) with
+// `ncol` images per row and a 2-pixel white gutter, each pixel drawn as
+// `scale`×`scale` pixels.
+Image image_grid(const at::Tensor& images, int64_t ncol = 8, int scale = 1);
+
 // A figure: rows of titled panels. Each panel has a title above it; each row
 // an optional label on its left. All panels in a row are pasted left to right.
 //
