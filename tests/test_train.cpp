@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "anila/config.h"
 #include "anila/data/dataset2d.h"
 #include "anila/eval/grid2d.h"
 #include "anila/train/experiment.h"
@@ -150,4 +151,18 @@ TEST(Trainer, DeterministicForASeed) {
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(a->step(false).loss, b->step(false).loss);
   }
+}
+
+// Every shipped config resolves: no unknown keys, no bad values, data loadable.
+TEST(Configs, EveryShippedConfigResolves) {
+  int count = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(ANILA_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".json") continue;
+    SCOPED_TRACE(entry.path().string());
+    Json resolved = resolve_config(load_json_file(entry.path().string()));
+    EXPECT_TRUE(resolved.contains("sampler"));
+    ++count;
+  }
+  EXPECT_GE(count, 6);
 }
