@@ -11,6 +11,8 @@
 //   run: ./anila_tests --gtest_filter='Images*'   (CPU, under 1 s)
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <stb_image_write.h>
 #include <stdlib.h>
 #include <zlib.h>
@@ -31,23 +33,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "anila_test_images_XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using anila::test::TempDir;
 
 using Bytes = std::vector<uint8_t>;
 

@@ -8,6 +8,8 @@
 // mkdtemp folder, removed afterwards.
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -45,22 +47,7 @@ int px(double v) {
   return static_cast<int>(std::lround(v));
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "anila_test_plot_XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
+using anila::test::TempDir;
 
 PlotOptions unit_box() {
   PlotOptions o;
