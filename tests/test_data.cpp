@@ -16,6 +16,8 @@
 //   run: ./anila_tests --gtest_filter='Data*'   (CPU, about 5 s)
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <stdlib.h>
 
 #include <cmath>
@@ -58,15 +60,7 @@ double cell_area(const Box& box, int64_t r) {
   return (box.xmax - box.xmin) * (box.ymax - box.ymin) / double(r * r);
 }
 
-std::string user_error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a UserError";
-  return "";
-}
+using anila::test::user_error_message;
 
 // A fresh directory for the CSV files of one test.
 class DataCsv : public ::testing::Test {

@@ -16,6 +16,8 @@
 //   run: ./anila_tests --gtest_filter='Targets*'   (CPU, a few seconds)
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <array>
 #include <cmath>
 #include <functional>
@@ -37,15 +39,7 @@ at::Generator cpu_gen(uint64_t seed) {
   return make_generator(seed, c10::Device(c10::kCPU));
 }
 
-std::string user_error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a UserError";
-  return "";
-}
+using anila::test::user_error_message;
 
 // Cell centres of an nx×ny grid over [x0, x1]×[y0, y1]: [nx·ny, 2] float64.
 at::Tensor grid_points(double x0, double x1, double y0, double y1, int64_t nx, int64_t ny) {

@@ -5,10 +5,15 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include "anila/common.h"
 
 namespace anila::test {
 
@@ -43,5 +48,16 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Runs `f`, expecting a UserError; returns its message ("" and a test failure otherwise).
+inline std::string user_error_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a UserError";
+  return "";
+}
 
 }  // namespace anila::test

@@ -26,15 +26,29 @@ std::pair<at::Tensor, at::Tensor> AnilaMhSampler::proposal(const at::Tensor& z,
   return {z + (s / 2) * drift_scale * grad, (eps2 * s) * noise_scale};
 }
 
+namespace {
+// log N(to; mean, diag(var)) summed per chain: [B].
+at::Tensor log_gaussian(const at::Tensor& to, const at::Tensor& mean, const at::Tensor& var) {
+  return sum_per_chain(-(to - mean).pow(2) / (2 * var) - 0.5 * (kLog2Pi + var.log()));
+}
+}  // namespace
+
 at::Tensor AnilaMhSampler::log_proposal(const at::Tensor& to, const at::Tensor& from,
                                         const at::Tensor& from_grad) const {
   auto [mean, var] = proposal(from, from_grad);
-  return sum_per_chain(-(to - mean).pow(2) / (2 * var) - 0.5 * (kLog2Pi + var.log()));
+  return log_gaussian(to, mean, var);
 }
 
 at::Tensor AnilaMhSampler::log_acceptance(const ChainState& from, const ChainState& to) const {
+  auto [mean, var] = proposal(from.z, from.grad);
+  return log_acceptance(from, to, mean, var);
+}
+
+at::Tensor AnilaMhSampler::log_acceptance(const ChainState& from, const ChainState& to,
+                                          const at::Tensor& from_mean,
+                                          const at::Tensor& from_var) const {
   return (to.f - from.f) / temperature() + log_proposal(from.z, to.z, to.grad) -
-         log_proposal(to.z, from.z, from.grad);
+         log_gaussian(to.z, from_mean, from_var);
 }
 
 void AnilaMhSampler::step(ChainState& state, const LogDensity& logp, at::Generator& gen,
@@ -54,7 +68,9 @@ void AnilaMhSampler::step(ChainState& state, const LogDensity& logp, at::Generat
   LogDensityValue v = logp(prop.z);
   prop.f = v.f;
   prop.grad = v.grad;
-  metropolis_update(state, prop, log_acceptance(state, prop).to(at::kDouble), gen, stats);
+  // The forward density reuses this step's proposal mean and variance.
+  metropolis_update(state, prop, log_acceptance(state, prop, mean, var).to(at::kDouble), gen,
+                    stats);
 }
 
 }  // namespace anila

@@ -25,6 +25,9 @@ class AnilaMhSampler : public Sampler {
   // log of the acceptance ratio for moving each chain from `from` to `to`:
   // (f(to) − f(from))/ε² + log q(from|to) − log q(to|from); [B].
   at::Tensor log_acceptance(const ChainState& from, const ChainState& to) const;
+  // The same, given the proposal mean and variance at `from` (already computed by step()).
+  at::Tensor log_acceptance(const ChainState& from, const ChainState& to,
+                            const at::Tensor& from_mean, const at::Tensor& from_var) const;
   // Proposal mean m(z) and per-coordinate variance ε² s γ_n(z), both [B, ...].
   std::pair<at::Tensor, at::Tensor> proposal(const at::Tensor& z, const at::Tensor& grad) const;
 };
