@@ -2,15 +2,18 @@
 // EBM and report acceptance, ESS, R-hat, distances to exact draws, with plots.
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 
 #include "anila/chains/chain_source.h"
 #include "anila/config.h"
 #include "anila/models/energy.h"
 #include "anila/targets/analytic.h"
 #include "anila/train/experiment.h"
+#include "anila/train/generate.h"
 #include "anila/train/sampling.h"
 #include "anila/train/trainer.h"
 #include "cli.h"
@@ -21,7 +24,7 @@ namespace anila::cli {
 
 namespace {
 struct SampleArgs {
-  std::string target, checkpoint, out, samplers = "mala,anila-mh,hmc";
+  std::string target, checkpoint, out, samplers = "mala,anila-mh,hmc", init = "noise";
   std::vector<std::string> sets;
   int64_t dim = -1, chains = 100, steps = 1000, warmup = 500, store_dims = 100;
   uint64_t seed = 123;
@@ -39,10 +42,19 @@ void add_sample(CLI::App& app) {
       "Analytic target: gaussian, gaussian-ill, gaussian-corr, mixture, funnel, banana");
   cmd->add_option("--checkpoint", args->checkpoint, "A run folder or its checkpoints/last.pt");
   cmd->add_option("--dim", args->dim, "Target dimension (default: the target's)");
-  cmd->add_option("--samplers", args->samplers, "Comma-separated sampler types")
-      ->capture_default_str();
-  cmd->add_option("--chains", args->chains, "Chains")->capture_default_str();
-  cmd->add_option("--steps", args->steps, "Kept steps per chain")->capture_default_str();
+  CLI::Option* samplers_opt =
+      cmd->add_option("--samplers", args->samplers,
+                      "Comma-separated sampler types (image checkpoints: default the run's)")
+          ->capture_default_str();
+  CLI::Option* chains_opt =
+      cmd->add_option("--chains", args->chains, "Chains (image checkpoints: default 64)")
+          ->capture_default_str();
+  CLI::Option* steps_opt =
+      cmd->add_option("--steps", args->steps,
+                      "Kept steps per chain (image checkpoints: K, default the run's mcmc_steps)")
+          ->capture_default_str();
+  CLI::Option* init_opt = cmd->add_option(
+      "--init", args->init, "Image checkpoints: chains start from noise (the run's) or data");
   cmd->add_option("--warmup", args->warmup, "Warm-up steps (step-size adaptation)")
       ->capture_default_str();
   cmd->add_flag("--no-adapt", args->no_adapt, "Keep the given step sizes during warm-up");
@@ -54,7 +66,7 @@ void add_sample(CLI::App& app) {
   cmd->add_option("--out", args->out, "Output folder (default: runs/sample-<target>)");
   cmd->add_flag("--force", args->force, "Replace an existing output folder");
   cmd->add_flag("--quiet", args->quiet, "No progress output");
-  cmd->callback([args]() {
+  cmd->callback([args, samplers_opt, chains_opt, steps_opt, init_opt]() {
     if (args->target.empty() == args->checkpoint.empty()) {
       throw UserError("sample: give exactly one of --target NAME or --checkpoint FILE");
     }
@@ -72,6 +84,7 @@ void add_sample(CLI::App& app) {
     so.quiet = args->quiet;
     set_threads(1);
     if (!args->target.empty()) {
+      if (init_opt->count() > 0) throw UserError("--init: only for image checkpoints");
       Json section = sets.contains("target") ? sets["target"] : Json::object();
       sets.erase("target");
       section["type"] = args->target;
@@ -94,6 +107,45 @@ void add_sample(CLI::App& app) {
     // A trained EBM: the target is exp(f/T) with the run's T unless overridden.
     if (sets.contains("target")) throw UserError("--set target.*: only with --target");
     LoadedRun run = load_run(args->checkpoint);
+    if (run.sample_shape.size() == 3) {
+      // An image EBM: K steps of each sampler from the run's noise (or data), grids and arrays.
+      for (auto it = sets.begin(); it != sets.end(); ++it) {
+        if (it.key() != "sampler") {
+          throw UserError("--set " + it.key() + ".*: image checkpoints take only sampler.KEY=V");
+        }
+      }
+      GenerateOptions g;
+      g.sampler = run.config["sampler"];
+      if (sets.contains("sampler")) {
+        for (auto& [k, v] : sets["sampler"].items()) g.sampler[k] = v;
+      }
+      if (samplers_opt->count() > 0) g.samplers = split_commas(args->samplers);
+      if (samplers_opt->count() > 0 && g.samplers.empty()) {
+        throw UserError("--samplers: give at least one sampler");
+      }
+      g.chains = chains_opt->count() > 0 ? args->chains : 64;
+      g.steps = steps_opt->count() > 0 ? args->steps : -1;
+      if (steps_opt->count() > 0 && args->steps < 0) {
+        throw UserError("--steps: must be >= 0, got " + std::to_string(args->steps));
+      }
+      g.init = args->init;
+      g.seed = args->seed;
+      g.force = args->force;
+      g.out_dir = args->out.empty() ? run.dir + "/sample" : args->out;
+      apply_threads(run.config);
+      Json summary = generate_images(run, g);
+      if (!args->quiet) {
+        std::cout << g.out_dir << "/samples.png\n";
+        for (const auto& name : summary["sampler_order"]) {
+          const Json& row = summary["samplers"][name.get<std::string>()];
+          std::cout << fmt::format("  {:<10} mean f {:.4g}  energy gap {:.4g}  {:.2f} s\n",
+                                   name.get<std::string>(), row["mean_f"].get<double>(),
+                                   row.value("energy_gap", NAN), row["seconds"].get<double>());
+        }
+      }
+      return;
+    }
+    if (init_opt->count() > 0) throw UserError("--init: only for image checkpoints");
     if (!sets.contains("sampler")) sets["sampler"] = Json::object();
     if (!sets["sampler"].contains("noise_scale")) {
       sets["sampler"]["noise_scale"] = std::sqrt(run.temperature);
