@@ -1,5 +1,9 @@
-// bench.cpp — `anila bench`: ms per training iteration and µs per sampler step
-// per chain for Langevin and AniLA on a config; JSON on stdout.
+// bench.cpp — `anila bench`: ms per training iteration and per sampler step
+// (and GFLOP/s for image models) for Langevin, AniLA or any samplers on a
+// config; JSON on stdout.
+//
+//   anila bench --config configs/rings.json
+//   anila bench --config configs/cifar10.json --set device=cpu
 #include <iostream>
 #include <memory>
 
@@ -11,9 +15,10 @@ namespace anila::cli {
 
 namespace {
 struct BenchArgs {
-  std::string config;
+  std::string config, samplers;
   std::vector<std::string> sets;
-  int64_t iterations = 20, repeats = 5;
+  std::string device;
+  BenchOptions options;
 };
 }  // namespace
 
@@ -23,16 +28,26 @@ void add_bench(CLI::App& app) {
       "bench", "Time training iterations and sampler steps (Langevin vs AniLA); JSON on stdout");
   cmd->add_option("--config", args->config, "JSON config file")->required();
   cmd->add_option("--set", args->sets, "Override a config key: section.key=value (repeatable)");
-  cmd->add_option("--iterations", args->iterations, "Training iterations per timing")
-      ->capture_default_str()
+  add_device_option(cmd, args->device);
+  cmd->add_option("--samplers", args->samplers,
+                  "Comma-separated samplers (default: bench.samplers or langevin,anila)");
+  cmd->add_option("--iterations", args->options.iterations,
+                  "Training iterations per timing (default: bench.iterations or 20)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--repeats", args->repeats, "Timings per measurement (median reported)")
-      ->capture_default_str()
+  cmd->add_option("--repeats", args->options.repeats,
+                  "Timings per measurement, median reported (default: bench.repeats or 5)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", args->options.batch_size,
+                  "Chains M (default: bench.batch_size or train.batch_size)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", args->options.mcmc_steps,
+                  "Sampler steps K per iteration (default: bench.mcmc_steps or train.mcmc_steps)")
       ->check(CLI::PositiveNumber);
   cmd->callback([args]() {
-    Json config = load_config(args->config, args->sets);
+    Json config = load_config(args->config, args->sets, args->device);
     apply_threads(config);
-    Json result = bench_config(config, {"langevin", "anila"}, args->iterations, args->repeats);
+    args->options.samplers = split_commas(args->samplers);
+    Json result = bench_config(config, args->options);
     result["config"] = args->config;
     std::cout << result.dump(2) << std::endl;
   });

@@ -11,6 +11,7 @@ namespace {
 struct CompareArgs {
   std::string config, out, samplers = "langevin,anila";
   std::vector<std::string> sets;
+  std::string device;
   int64_t seeds = 1, jobs = 0;
   bool force = false, quiet = false;
 };
@@ -29,12 +30,13 @@ void add_compare(CLI::App& app) {
   CLI::Option* seeds = cmd->add_option(
       "--seeds", args->seeds, "Seeds per sampler, mean ± sd (default: compare.seeds, else 1)");
   cmd->add_option("--set", args->sets, "Override a config key: section.key=value (repeatable)");
+  add_device_option(cmd, args->device);
   cmd->add_option("--out", args->out, "Output folder (default: runs/compare-<config name>)");
   cmd->add_option("--jobs", args->jobs, "Concurrent runs (default: one per core)");
   cmd->add_flag("--force", args->force, "Redo runs that already finished in the output folder");
   cmd->add_flag("--quiet", args->quiet, "No progress output");
   cmd->callback([args, samplers, seeds]() {
-    Json config = load_config(args->config, args->sets);
+    Json config = load_config(args->config, args->sets, args->device);
     const Json section = config.value("compare", Json::object());
     if (samplers->count() == 0 && section.is_object() && section.contains("samplers") &&
         section["samplers"].is_string()) {

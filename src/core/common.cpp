@@ -40,6 +40,11 @@ c10::Device parse_device(const std::string& name, const std::string& what) {
   throw UserError(what + ": invalid device \"" + name + "\"; allowed: cpu, cuda, cuda:N, auto");
 }
 
+void set_cuda_tf32(bool tf32) {
+  at::globalContext().setAllowTF32CuBLAS(tf32);
+  at::globalContext().setAllowTF32CuDNN(tf32);
+}
+
 void set_threads(int threads) {
   if (threads <= 0) return;
   at::set_num_threads(threads);

@@ -334,6 +334,21 @@ ImageDataset load_image_dataset(const Json& section, const std::string& path) {
                       std::move(bytes.warnings)};
 }
 
+std::vector<int64_t> image_shape_hint(const Json& section) {
+  auto get = [&](const char* key, int64_t def) {
+    return section.contains(key) && section[key].is_number_integer() ? section[key].get<int64_t>()
+                                                                     : def;
+  };
+  const std::string type = section.value("type", std::string("idx"));
+  if (type == "image_folder") {
+    const int64_t size = get("size", 32);
+    return {get("channels", 3), size, size};
+  }
+  const int64_t native = type == "cifar10" ? 32 : 28;
+  const int64_t size = get("size", 0) > 0 ? get("size", 0) : native;
+  return {type == "cifar10" ? 3 : 1, size, size};
+}
+
 at::Tensor sample_images(const ImageDataset& data, int64_t M, at::Generator& gen) {
   TORCH_CHECK(data.images.defined() && data.images.dim() == 4 && data.images.size(0) > 0,
               "sample_images: expected a non-empty dataset [N, C, H, W]");

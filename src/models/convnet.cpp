@@ -62,6 +62,20 @@ at::Tensor ConvNetEnergy::forward(const at::Tensor& x) {
   return convs_.back()->forward(h).reshape({x.size(0)});
 }
 
+double ConvNetEnergy::forward_flops() const {
+  // Every conv: 2 · C_in · C_out · k² multiply-adds per output pixel.
+  int64_t side = options_.size == 28 ? 32 : options_.size;  // 28 is padded to 32
+  double flops = 0;
+  for (const auto& conv : convs_) {
+    const auto& o = conv->options;
+    const int64_t k = o.kernel_size()->at(0), stride = o.stride()->at(0);
+    const int64_t pad = k == 3 ? 1 : (stride == 2 ? 1 : 0);  // as built in the constructor
+    side = (side + 2 * pad - k) / stride + 1;
+    flops += 2.0 * double(o.in_channels() * o.out_channels() * k * k) * double(side * side);
+  }
+  return flops;
+}
+
 Json ConvNetEnergy::to_json() const {
   return {{"type", "convnet"},
           {"n_f", options_.n_f},

@@ -76,6 +76,14 @@ LogDensityValue MLPEnergy::value_and_grad(const at::Tensor& z) {
   return {f, g.reshape(z.sizes())};
 }
 
+double MLPEnergy::forward_flops() const {
+  double flops = 0;
+  for (const auto& layer : layers_) {
+    flops += 2.0 * double(layer->options.in_features() * layer->options.out_features());
+  }
+  return flops;
+}
+
 Json MLPEnergy::to_json() const {
   Json j = {{"type", "mlp"}, {"hidden", options_.hidden}, {"activation", options_.activation}};
   if (options_.activation == "leaky_relu") j["negative_slope"] = options_.negative_slope;

@@ -4,10 +4,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -19,10 +21,13 @@
 #include "anila/eval/grid2d.h"
 #include "anila/io/files.h"
 #include "anila/io/image.h"
+#include "anila/io/plot.h"
 #include "anila/io/progress.h"
+#include "anila/io/tensorboard.h"
 #include "anila/models/energy.h"
 #include "anila/samplers/sampler.h"
 #include "anila/train/trainer.h"
+#include "train/image_metrics.h"
 #include "train/setup.h"
 
 namespace fs = std::filesystem;
@@ -117,54 +122,175 @@ void print_final(const Json& summary, const std::string& dir) {
   std::cout.flush();
 }
 
-// Image runs: a grid of chains drawn exactly as training draws them.
-at::Tensor draw_image_batch(Trainer& trainer, const RunSetup& s, int64_t n) {
-  at::Generator gen =
-      make_generator(s.seed * 1000003ULL + 7919ULL * trainer.iteration() + 17, s.device);
-  const auto& co = trainer.chains()->options();
-  if (co.type == "persistent" || co.type == "replay") n = std::min(n, co.bank_size);
-  return trainer.draw_samples(n, gen).to(at::kCPU);
-}
+// Image runs: chains drawn exactly as training draws them (K steps), the same
+// chains continued to eval.long_run_steps, and snapshots of the first chains
+// along the way for the chain-evolution strip.
+struct ImageDraw {
+  at::Tensor short_run;  // [n, C, H, W] after K steps (CPU)
+  at::Tensor long_run;   // after eval.long_run_steps, undefined when off
+  io::Image strip;       // rows: chains; columns: steps (see strip_steps)
+  std::vector<int64_t> strip_steps;
+};
+
+constexpr int64_t kStripChains = 4;
+constexpr int64_t kStripColumns = 9;  // evenly spaced over 0..K
 
 int grid_scale(const at::Tensor& images) {
   return images.size(2) < 48 ? 2 : 1;
 }
 
-void write_image_grids(Trainer& trainer, const RunSetup& s, const std::string& dir,
-                       const std::string& name) {
-  at::Tensor samples = draw_image_batch(trainer, s, 64);
-  io::write_png(io::image_grid(samples, 8, grid_scale(samples)), dir + "/" + name);
+ImageDraw draw_images(Trainer& trainer, const RunSetup& s, int64_t n) {
+  at::Generator gen =
+      make_generator(s.seed * 1000003ULL + 7919ULL * trainer.iteration() + 17, s.device);
+  const auto& co = trainer.chains()->options();
+  if (co.type == "persistent" || co.type == "replay") n = std::min(n, co.bank_size);
+  const int64_t K = s.train.mcmc_steps, L = s.eval.long_run_steps;
+  ImageDraw d;
+  for (int64_t i = 0; i < kStripColumns; ++i) d.strip_steps.push_back(K * i / (kStripColumns - 1));
+  for (int64_t m : {2, 5}) {
+    if (L > m * K) d.strip_steps.push_back(m * K);
+  }
+  if (L > K) d.strip_steps.push_back(L);
+  d.strip_steps.erase(std::unique(d.strip_steps.begin(), d.strip_steps.end()), d.strip_steps.end());
+  std::vector<at::Tensor> kept;
+  at::Tensor last = trainer.draw_samples(n, gen, std::max(K, L), d.strip_steps, &kept).to(at::kCPU);
+  const size_t k_index =
+      size_t(std::find(d.strip_steps.begin(), d.strip_steps.end(), K) - d.strip_steps.begin());
+  d.short_run = kept.at(k_index).to(at::kCPU);
+  if (L > K) d.long_run = last;
+  std::vector<at::Tensor> columns;
+  const int64_t rows = std::min(kStripChains, n);
+  for (const auto& z : kept) columns.push_back(z.narrow(0, 0, rows).to(at::kCPU));
+  // [columns, rows, C, H, W] -> row-major grid with one row per chain.
+  at::Tensor strip = at::stack(columns, 1).flatten(0, 1);
+  d.strip = io::image_grid(strip, int64_t(columns.size()), grid_scale(strip));
+  return d;
 }
 
-// Final outputs of an image run: samples.npy, samples.png, data.png, figure.png,
-// and the energy gap on these batches.
+// FD/KID of `n` chains drawn as in training (in chunks of kMetricChunk chains,
+// with their own generator), against the reference split.
+constexpr int64_t kMetricChunk = 500;
+
+Json image_quality(Trainer& trainer, const RunSetup& s, const ImageMetrics& metrics) {
+  at::Generator gen =
+      make_generator(s.seed * 1000033ULL + 7907ULL * trainer.iteration() + 29, s.device);
+  int64_t n = s.eval.fd_samples;
+  const auto& co = trainer.chains()->options();
+  if (co.type == "persistent" || co.type == "replay") n = std::min(n, co.bank_size);
+  std::vector<at::Tensor> parts;
+  for (int64_t done = 0; done < n; done += kMetricChunk) {
+    parts.push_back(trainer.draw_samples(std::min(kMetricChunk, n - done), gen).to(at::kCPU));
+  }
+  Json out = metrics.evaluate(at::cat(parts), s.seed + uint64_t(trainer.iteration()));
+  out["features"] = metrics.extractor_name();
+  return out;
+}
+
+std::string strip_title(const ImageDraw& d) {
+  std::string steps;
+  for (int64_t k : d.strip_steps) steps += (steps.empty() ? "" : ", ") + std::to_string(k);
+  return fmt::format("chain evolution: one chain per row, steps {}", steps);
+}
+
+// Returns the short-run grid.
+io::Image write_image_grids(Trainer& trainer, const RunSetup& s, const std::string& dir,
+                            int64_t it) {
+  ImageDraw d = draw_images(trainer, s, 64);
+  const int scale = grid_scale(d.short_run);
+  io::Image grid = io::image_grid(d.short_run, 8, scale);
+  io::write_png(grid, fmt::format("{}/samples_it{:06d}.png", dir, it));
+  if (d.long_run.defined()) {
+    io::write_png(io::image_grid(d.long_run, 8, scale),
+                  fmt::format("{}/longrun_it{:06d}.png", dir, it));
+  }
+  io::write_png(io::compose({{{strip_title(d), d.strip}}}, {}, ""),
+                fmt::format("{}/chain_it{:06d}.png", dir, it));
+  return grid;
+}
+
+// Final outputs of an image run: samples.npy, samples.png, longrun.png,
+// chain.png, data.png, figure.png, and the energy gap on these batches.
 Json finish_images(Trainer& trainer, const RunSetup& s, const std::string& dir) {
-  at::Tensor samples = draw_image_batch(trainer, s, std::min<int64_t>(s.eval.samples, 100));
+  ImageDraw d = draw_images(trainer, s, std::min<int64_t>(s.eval.samples, 100));
+  const at::Tensor& samples = d.short_run;
   at::Generator data_gen = make_generator(s.seed + 99991ULL, at::kCPU);
   at::Tensor data = data::sample_images(*s.images, samples.size(0), data_gen);
-  double gap;
-  {
+  auto mean_f = [&](const at::Tensor& x) {
     at::NoGradGuard no_grad;
-    gap = (trainer.model()->forward(data.to(s.device)).mean() -
-           trainer.model()->forward(samples.to(s.device)).mean())
-              .item<double>();
-  }
+    return trainer.model()->forward(x.to(s.device)).mean().item<double>();
+  };
+  const double f_data = mean_f(data);
+  const double gap = f_data - mean_f(samples);
   io::write_npy(dir + "/samples.npy", samples);
   const int scale = grid_scale(samples);
   io::Image sample_grid = io::image_grid(samples, 10, scale);
   io::Image data_grid = io::image_grid(data, 10, scale);
   io::write_png(sample_grid, dir + "/samples.png");
   io::write_png(data_grid, dir + "/data.png");
-  io::write_png(io::compose({{{"data", data_grid}, {"chain samples", sample_grid}}}, {},
+  std::vector<io::Panel> row = {
+      {"data", data_grid},
+      {fmt::format("chain samples ({} steps)", s.train.mcmc_steps), sample_grid}};
+  Json summary = {{"status", "completed"},
+                  {"iterations", trainer.iteration()},
+                  {"sampler", trainer.sampler()->name()},
+                  {"temperature", trainer.sampler()->temperature()},
+                  {"energy_gap", gap},
+                  {"samples", samples.size(0)}};
+  if (d.long_run.defined()) {
+    io::Image long_grid = io::image_grid(d.long_run, 10, scale);
+    io::write_png(long_grid, dir + "/longrun.png");
+    io::write_npy(dir + "/longrun.npy", d.long_run);
+    row.push_back({fmt::format("long run ({} steps)", s.eval.long_run_steps), long_grid});
+    summary["energy_gap_long_run"] = f_data - mean_f(d.long_run);
+    summary["long_run_steps"] = s.eval.long_run_steps;
+  }
+  io::write_png(io::compose({{{strip_title(d), d.strip}}}, {}, ""), dir + "/chain.png");
+  io::write_png(io::compose({row}, {},
                             fmt::format("{}: {} ({} iterations)", s.images->name,
                                         trainer.sampler()->name(), trainer.iteration())),
                 dir + "/figure.png");
-  return {{"status", "completed"},
-          {"iterations", trainer.iteration()},
-          {"sampler", trainer.sampler()->name()},
-          {"temperature", trainer.sampler()->temperature()},
-          {"energy_gap", gap},
-          {"samples", samples.size(0)}};
+  return summary;
+}
+
+// curves.png from metrics.jsonl (so resumed runs plot their whole history):
+// one panel per quantity that has values.
+void write_curves(const std::string& dir, const std::vector<std::string>& eval_keys) {
+  const std::string path = dir + "/metrics.jsonl";
+  if (!fs::exists(path)) return;
+  std::vector<Json> rows;
+  {
+    std::istringstream in(io::read_text(path));
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) rows.push_back(Json::parse(line, nullptr, /*allow_exceptions=*/false));
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> panels = {
+      {"loss", "training loss"},
+      {"energy_gap", "energy gap mean f(data) - mean f(samples)"},
+      {"grad_abs", "mean |grad f| along the chain"}};
+  for (const auto& k : eval_keys) panels.push_back({k, k});
+  std::vector<io::Panel> row;
+  for (const auto& [key, title] : panels) {
+    io::Series series;
+    for (const auto& r : rows) {
+      if (r.is_object() && r.contains(key) && r[key].is_number() && r.contains("iteration")) {
+        const double v = r[key].get<double>();
+        if (!std::isfinite(v)) continue;
+        series.x.push_back(r["iteration"].get<double>());
+        series.y.push_back(v);
+      }
+    }
+    if (series.x.size() < 2) continue;
+    io::PlotOptions po;
+    po.xlabel = "iteration";
+    po.ylabel = key;
+    po.width = 420;
+    po.height = 300;
+    po.legend = false;
+    series.points = series.x.size() < 30;
+    row.push_back({title, io::line_plot({series}, po)});
+  }
+  if (!row.empty()) io::write_png(io::compose({row}, {}, ""), dir + "/curves.png");
 }
 
 Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume) {
@@ -180,14 +306,35 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
   const SamplerPtr& sampler = trainer.sampler();
   if (resume) trainer.load_checkpoint(ckpt);
   const int64_t start = trainer.iteration();
-  io::MetricsLog log(dir, kMetricColumns, resume, start);
+  std::unique_ptr<ImageMetrics> metrics;
+  std::vector<std::string> columns = kMetricColumns;
+  if (s.images && !s.eval.features.empty()) {
+    metrics = std::make_unique<ImageMetrics>(s.eval.features, s.config["data"], s.device,
+                                             s.eval.fd_reference, options.quiet);
+    for (const auto& c : metrics->columns()) columns.push_back(c);
+  }
+  io::MetricsLog log(dir, columns, resume, start);
+  std::unique_ptr<io::TensorBoardWriter> tb;
+  if (options.tensorboard) tb = std::make_unique<io::TensorBoardWriter>(dir);
+  auto append = [&](const Json& row) {
+    log.append(row);
+    if (!tb) return;
+    const int64_t step = row["iteration"].get<int64_t>();
+    for (const auto& [k, v] : row.items()) {
+      if (k != "iteration" && v.is_number()) tb->add_scalar(k, v.get<double>(), step);
+    }
+  };
+  std::vector<std::string> eval_keys = {"kl", "sample_tv"};
+  if (s.images)
+    eval_keys =
+        metrics ? std::vector<std::string>{metrics->columns()[0]} : std::vector<std::string>{};
 
   io::Progress progress(s.train.iterations,
                         options.label.empty() ? fs::path(dir).filename().string() : options.label,
                         start, stderr, options.interactive, options.quiet);
   eval::Grid2D grid;
   if (s.data) grid = make_grid(s);
-  double latest_kl = std::nan(""), latest_loss = std::nan("");
+  double latest_kl = std::nan(""), latest_loss = std::nan(""), latest_fd = std::nan("");
   auto t0 = std::chrono::steady_clock::now();
   int64_t last_good = start;
   try {
@@ -211,7 +358,13 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
                     {"it_per_s", (it - start) / std::max(elapsed, 1e-9)}};
         for (auto& [k, v] : st.sampler.items()) row[k == "f" ? "f_chain" : k] = v;
         if (eval_now && s.images) {
-          write_image_grids(trainer, s, dir, fmt::format("samples_it{:06d}.png", it));
+          io::Image grid = write_image_grids(trainer, s, dir, it);
+          if (tb) tb->add_image("samples", grid, it);
+          if (metrics) {
+            Json q = image_quality(trainer, s, *metrics);
+            for (const auto& c : metrics->columns()) row[c] = q[c];
+            latest_fd = q["fd_" + metrics->tag()].get<double>();
+          }
         } else if (eval_now) {
           eval::Report2D r = evaluate(trainer, s, s.eval.chains, nullptr);
           Json rj = r.to_json();
@@ -220,14 +373,18 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
           }
           latest_kl = r.kl;
         }
-        log.append(row);
+        append(row);
       }
       if (it % s.train.checkpoint_every == 0) {
         trainer.save_checkpoint(ckpt);
         last_good = it;
       }
       if (s.images) {
-        progress.update(it, {{"loss", latest_loss}, {"gap", -latest_loss}});
+        if (metrics) {
+          progress.update(it, {{"loss", latest_loss}, {"fd_" + metrics->tag(), latest_fd}});
+        } else {
+          progress.update(it, {{"loss", latest_loss}, {"gap", -latest_loss}});
+        }
       } else {
         progress.update(it, {{"loss", latest_loss}, {"kl", latest_kl}});
       }
@@ -249,14 +406,34 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
   trainer.save_checkpoint(ckpt);
   if (s.images) {
     Json summary = finish_images(trainer, s, dir);
+    if (tb) tb->add_image("samples", io::read_png(dir + "/samples.png"), trainer.iteration());
+    if (metrics) {
+      Json q = image_quality(trainer, s, *metrics);
+      Json row = {{"iteration", trainer.iteration()}};
+      for (const auto& c : metrics->columns()) row[c] = summary[c] = q[c];
+      summary["features"] = q["features"];
+      summary["fd_samples"] = s.eval.fd_samples;
+      summary["fd_reference"] = metrics->reference_size();
+      append(row);
+    }
     summary["seconds"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     io::write_atomic(dir + "/summary.json", summary.dump(2) + "\n");
+    write_curves(dir, eval_keys);
     if (!options.quiet) {
       std::cout << fmt::format(
           "\n{}\n  energy gap mean f(data) - mean f(samples): {:.4g}; "
           "samples: {}/samples.png\n",
           dir, summary["energy_gap"].get<double>(), dir);
+      if (metrics) {
+        const std::string& t = metrics->tag();
+        std::cout << fmt::format(
+            "  FD-{} {:.4g}  KID-{} {:.4g} ± {:.2g}  ({} samples vs {} reference images; "
+            "features: {})\n",
+            t, summary["fd_" + t].get<double>(), t, summary["kid_" + t].get<double>(),
+            summary["kid_" + t + "_se"].get<double>(), s.eval.fd_samples, metrics->reference_size(),
+            metrics->extractor_name());
+      }
     }
     return summary;
   }
@@ -284,7 +461,9 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
   for (const char* k : {"kl", "tv", "nll", "sample_tv", "sample_tv_model", "sample_mmd"}) {
     row[k] = summary[k];
   }
-  log.append(row);
+  append(row);
+  write_curves(dir, eval_keys);
+  if (tb) tb->add_image("figure", io::read_png(dir + "/figure.png"), trainer.iteration());
   if (!options.quiet) print_final(summary, dir);
   return summary;
 }
@@ -366,6 +545,9 @@ LoadedRun load_run(const std::string& path) {
   run.model = trainer->model();
   run.chains = trainer->chains();
   run.temperature = trainer->sampler()->temperature();
+  run.sample_shape = setup.sample_shape;
+  run.images = setup.images;
+  run.checkpoint = ckpt;
   if (setup.data) {
     const data::Box b = setup.data->box();
     run.box = {b.xmin, b.xmax, b.ymin, b.ymax};

@@ -9,6 +9,7 @@
 #include "anila/config.h"
 #include "anila/models/energy.h"
 #include "anila/samplers/sampler.h"
+#include "train/image_metrics.h"
 
 namespace anila {
 
@@ -24,6 +25,11 @@ EvalConfig parse_eval(const Json& section) {
   e.hist_bins = r.integer("hist_bins", e.hist_bins, {2, 1024});
   e.n_data = r.integer("n_data", e.n_data, Range::at_least(10));
   e.n_mmd = r.integer("n_mmd", e.n_mmd, Range::at_least(10));
+  e.long_run_steps = r.integer("long_run_steps", e.long_run_steps, Range::at_least(-1));
+  e.features = r.string("features", e.features);
+  check_feature_spec(e.features, "eval.features");
+  e.fd_samples = r.integer("fd_samples", e.fd_samples, Range::at_least(4));
+  e.fd_reference = r.integer("fd_reference", e.fd_reference, Range::at_least(4));
   r.allow({"box"});
   if (r.has("box")) {
     const Json& b = section["box"];
@@ -42,20 +48,24 @@ EvalConfig parse_eval(const Json& section) {
 
 }  // namespace
 
-RunSetup build_setup(const Json& config) {
+RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> images) {
   RunSetup s;
   ConfigReader top(config, "");
   s.seed = static_cast<uint64_t>(top.integer("seed", 123, Range::non_negative()));
   std::string device = top.string("device", "cpu");
   s.device = parse_device(device);
   s.threads = top.integer("threads", 1, {0, 1024});
+  s.tf32 = top.boolean("tf32", false);
   top.string("name", "");
   Json data_section = top.object("data");
   if (data_section.is_null()) data_section = Json{{"type", "rings"}};
   Json data_json;
   if (data_section.contains("type") && data_section["type"].is_string() &&
       data::is_image_dataset_type(data_section["type"].get<std::string>())) {
-    s.images = std::make_shared<data::ImageDataset>(data::load_image_dataset(data_section, "data"));
+    s.images =
+        images
+            ? images
+            : std::make_shared<data::ImageDataset>(data::load_image_dataset(data_section, "data"));
     const auto sizes = s.images->images.sizes();
     s.sample_shape = {sizes[1], sizes[2], sizes[3]};
     data_json = data_section;
@@ -73,6 +83,17 @@ RunSetup build_setup(const Json& config) {
   s.train = parse_train_options(top.object("train"), "train");
   s.train.data_noise = s.data_noise;
   s.eval = parse_eval(top.object("eval"));
+  if (!s.eval.features.empty() && !s.images) {
+    throw UserError(
+        "eval.features: FD/KID apply to image data; 2D runs report kl, tv and "
+        "sample_tv instead (set eval.features to \"\")");
+  }
+  if (s.eval.long_run_steps < 0) s.eval.long_run_steps = 10 * s.train.mcmc_steps;
+  if (s.eval.long_run_steps > 0 && s.eval.long_run_steps < s.train.mcmc_steps) {
+    throw UserError("eval.long_run_steps (" + std::to_string(s.eval.long_run_steps) +
+                    ") must be 0 (off) or at least train.mcmc_steps (" +
+                    std::to_string(s.train.mcmc_steps) + ")");
+  }
   Json compare = top.object("compare");
   {
     ConfigReader cr(compare, "compare");
@@ -93,6 +114,16 @@ RunSetup build_setup(const Json& config) {
       }
     }
   }
+  Json bench = top.object("bench");
+  {
+    ConfigReader br(bench, "bench");
+    br.integer("batch_size", s.train.batch_size, Range::at_least(1));
+    br.integer("mcmc_steps", s.train.mcmc_steps, Range::at_least(1));
+    br.integer("iterations", 20, Range::at_least(1));
+    br.integer("repeats", 5, Range::at_least(1));
+    br.string("samplers", "langevin,anila");
+    br.finish();
+  }
   top.finish();
 
   if ((chains.type == "persistent" || chains.type == "replay") &&
@@ -105,6 +136,7 @@ RunSetup build_setup(const Json& config) {
   s.config = {{"seed", s.seed},
               {"device", device},
               {"threads", s.threads},
+              {"tf32", s.tf32},
               {"data", data_json},
               {"model", model->to_json()},
               {"sampler", sampler.to_json()},
@@ -113,19 +145,28 @@ RunSetup build_setup(const Json& config) {
               {"eval", s.eval.to_json()}};
   if (config.contains("name")) s.config["name"] = config["name"];
   if (!compare.is_null()) s.config["compare"] = compare;
+  if (!bench.is_null()) s.config["bench"] = bench;
   return s;
 }
 
 Json EvalConfig::to_json() const {
-  Json j = {{"every", every},         {"samples", samples},
-            {"chains", chains},       {"resolution", resolution},
-            {"hist_bins", hist_bins}, {"n_data", n_data},
-            {"n_mmd", n_mmd}};
+  Json j = {{"every", every},
+            {"samples", samples},
+            {"chains", chains},
+            {"resolution", resolution},
+            {"hist_bins", hist_bins},
+            {"n_data", n_data},
+            {"n_mmd", n_mmd},
+            {"long_run_steps", long_run_steps},
+            {"features", features},
+            {"fd_samples", fd_samples},
+            {"fd_reference", fd_reference}};
   if (!box.empty()) j["box"] = box;
   return j;
 }
 
 std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved) {
+  if (s.device.is_cuda()) set_cuda_tf32(s.tf32);
   at::Generator gen = make_generator(s.seed, s.device);
   at::Generator init_gen = make_generator(s.seed + 1, s.device);
   SamplerPtr sampler = make_sampler(resolved["sampler"], "sampler");

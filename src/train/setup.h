@@ -26,6 +26,15 @@ struct EvalConfig {
   int64_t n_data = 10000;    // fresh data for KL / NLL
   int64_t n_mmd = 2000;      // points per side for MMD
   std::vector<double> box;   // optional [xmin, xmax, ymin, ymax]
+  // Image runs: the evaluation chains are continued to this many steps for the
+  // long-run grid (is the model a good long-run density?); -1 = 10·K, 0 = off.
+  int64_t long_run_steps = -1;
+  // Image runs: FD/KID in this feature space every `every` iterations and at the
+  // end ("" = off; "fmnist" = the built-in classifier; or a TorchScript file),
+  // on fd_samples chains drawn as in training, against up to fd_reference images.
+  std::string features;
+  int64_t fd_samples = 1000;
+  int64_t fd_reference = 10000;
   Json to_json() const;
 };
 
@@ -34,6 +43,7 @@ struct RunSetup {
   Json config;  // resolved: every default filled in
   uint64_t seed = 0;
   int64_t threads = 1;
+  bool tf32 = false;  // CUDA: allow TensorFloat-32 in matmuls/convolutions
   c10::Device device{c10::kCPU};
   std::unique_ptr<data::Dataset2D> data;       // 2D data (null for images)
   std::shared_ptr<data::ImageDataset> images;  // image data (null for 2D)
@@ -43,7 +53,9 @@ struct RunSetup {
   TrainOptions train;
 };
 
-RunSetup build_setup(const Json& config);
+// `images`, when given, replaces loading the config's image data (benchmarks
+// of configs whose data is not on this machine).
+RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> images = nullptr);
 
 // Model (seeded init), sampler, chain source and trainer for a resolved config.
 std::unique_ptr<Trainer> make_trainer(const RunSetup& setup, const Json& resolved);

@@ -184,12 +184,25 @@ IterationStats Trainer::step(bool collect_sampler_stats) {
 }
 
 at::Tensor Trainer::draw_samples(int64_t n, at::Generator& gen, int64_t steps) {
+  return draw_samples(n, gen, steps, {}, nullptr);
+}
+
+at::Tensor Trainer::draw_samples(int64_t n, at::Generator& gen, int64_t steps,
+                                 const std::vector<int64_t>& keep, std::vector<at::Tensor>* kept) {
   if (steps < 0) steps = options_.mcmc_steps;
   at::Tensor x = data_(n, gen).to(device_);
   at::Tensor z0 = chains_->draw(n, x, gen);
   ModelLogDensity logp(model_);
   ChainState state = ChainState::start(z0, logp);
-  sampler_->run(state, logp, steps, gen);
+  int64_t done = 0;
+  for (int64_t at_step : keep) {
+    TORCH_CHECK(at_step >= done && at_step <= steps,
+                "draw_samples: keep must be ascending within 0..steps, got ", at_step);
+    if (at_step > done) sampler_->run(state, logp, at_step - done, gen);
+    done = at_step;
+    if (kept) kept->push_back(state.z.clone());
+  }
+  if (steps > done) sampler_->run(state, logp, steps - done, gen);
   return state.z;
 }
 
@@ -224,12 +237,27 @@ void Trainer::load_checkpoint(const std::string& path) {
   } catch (const std::exception&) {
     throw UserError("checkpoint " + path + " is corrupt or not an anila checkpoint");
   }
+  // LibTorch's archive reader swaps in each saved tensor whatever its shape, so
+  // compare every parameter's shape with the configured model's.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& p : model_->named_parameters())
+    shapes.push_back({p.key(), p.value().sizes().vec()});
   try {
     archive.read("model", model_archive);
     model_->load(model_archive);
   } catch (const std::exception&) {
     throw UserError("checkpoint " + path +
                     " does not match the configured model (different architecture?)");
+  }
+  const auto loaded = model_->named_parameters();
+  for (const auto& [name, shape] : shapes) {
+    const at::Tensor* p = loaded.find(name);
+    if (!p || p->sizes().vec() != shape) {
+      throw UserError("checkpoint " + path + " does not match the configured model: parameter " +
+                      name + " has shape " + (p ? c10::str(p->sizes()) : "none") +
+                      " in the checkpoint, the config's model expects " +
+                      c10::str(at::IntArrayRef(shape)) + " (different architecture?)");
+    }
   }
   try {
     archive.read("optimizer", optim_archive);

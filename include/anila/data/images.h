@@ -73,6 +73,11 @@ ImageDataset load_image_dataset(const Json& section, const std::string& path = "
 std::vector<std::string> image_dataset_types();
 bool is_image_dataset_type(const std::string& type);
 
+// The [C, H, W] shape a section describes, without reading any file
+// (idx: 1×28×28, cifar10: 3×32×32, unless `size` > 0; image_folder: channels×size×size).
+// Used to benchmark an image config whose data is not on this machine.
+std::vector<int64_t> image_shape_hint(const Json& section);
+
 // M images drawn uniformly with replacement using `gen` (CPU): [M, C, H, W].
 at::Tensor sample_images(const ImageDataset& data, int64_t M, at::Generator& gen);
 

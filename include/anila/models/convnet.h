@@ -52,6 +52,7 @@ class ConvNetEnergy : public EnergyModel {
   explicit ConvNetEnergy(ConvNetOptions options);
   // x: [B, C, S, S] -> f: [B]
   at::Tensor forward(const at::Tensor& x) override;
+  double forward_flops() const override;
   Json to_json() const override;
   const ConvNetOptions& options() const { return options_; }
 

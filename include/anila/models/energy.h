@@ -33,6 +33,10 @@ class EnergyModel : public torch::nn::Module {
   virtual Json to_json() const = 0;
   // Number of scalar parameters.
   int64_t num_parameters() const;
+  // Floating-point operations of forward() for one sample (2 per multiply-add,
+  // convolutions and linear layers only); 0 when the model does not say.
+  // A sampler step (forward + backward to the input) costs about twice this.
+  virtual double forward_flops() const { return 0; }
 };
 
 using EnergyModelPtr = std::shared_ptr<EnergyModel>;

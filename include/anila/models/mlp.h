@@ -29,6 +29,7 @@ class MLPEnergy : public EnergyModel {
   at::Tensor forward(const at::Tensor& x) override;  // x: [B, D] -> [B]
   LogDensityValue value_and_grad(const at::Tensor& z) override;
   Json to_json() const override;
+  double forward_flops() const override;
   const MLPOptions& options() const { return options_; }
 
  private:

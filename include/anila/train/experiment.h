@@ -12,6 +12,17 @@
 //   runs/NAME/figure.png        data density | learned density | learned f | samples
 //   runs/NAME/samples.npy       final evaluation batch of chain samples [N, 2]
 //   runs/NAME/log_density.npy   normalised learned log-density on the grid [iy, ix]
+//   runs/NAME/curves.png        loss, energy gap, |∇f| along the chain and the
+//                               evaluation metric against the iteration
+//   runs/NAME/events.out.tfevents.*  with RunOptions::tensorboard: every metrics
+//                               row as scalars, image runs' sample grids as images
+// Image runs write, instead of the 2D grid files: samples.png / samples.npy
+// (chains as trained, K steps), longrun.png / longrun.npy (the same chains
+// continued to eval.long_run_steps, default 10·K), chain.png (chain-evolution
+// strip: one chain per row, columns at evenly spaced steps), data.png,
+// figure.png, and every eval.every iterations samples_itNNNNNN.png,
+// longrun_itNNNNNN.png and chain_itNNNNNN.png; summary.json holds the energy
+// gap mean f(data) − mean f(samples) for the short and the long run.
 //
 // `compare_samplers` runs one config under several samplers and seeds (same
 // data, seeds and budget), concurrently where cores allow, and writes
@@ -30,16 +41,21 @@
 
 namespace anila {
 
+namespace data {
+struct ImageDataset;
+}
+
 // Validates `config` and returns it with every default filled in. Throws UserError.
 Json resolve_config(const Json& config);
 
 struct RunOptions {
-  std::string out_dir;   // run folder
-  bool force = false;    // replace an existing folder
-  bool resume = false;   // continue the run in out_dir from its last checkpoint
-  bool quiet = false;    // no progress output
-  int interactive = -1;  // progress bar: -1 detect, 0 plain lines, 1 bar
-  std::string label;     // progress label (default: folder name)
+  std::string out_dir;       // run folder
+  bool force = false;        // replace an existing folder
+  bool resume = false;       // continue the run in out_dir from its last checkpoint
+  bool quiet = false;        // no progress output
+  int interactive = -1;      // progress bar: -1 detect, 0 plain lines, 1 bar
+  std::string label;         // progress label (default: folder name)
+  bool tensorboard = false;  // also write TensorBoard event files (scalars, sample grids)
 };
 
 // Trains one run. Returns summary.json's content. Throws UserError (bad input,
@@ -77,12 +93,29 @@ struct LoadedRun {
   ChainSourcePtr chains;
   double temperature = 1;       // noise_scale² of the training sampler
   std::array<double, 4> box{};  // xmin, xmax, ymin, ymax of the data
+
+  std::vector<int64_t> sample_shape;           // one sample: {2} or {C, H, W}
+  std::shared_ptr<data::ImageDataset> images;  // the run's image data (null for 2D runs)
+  std::string checkpoint;                      // the checkpoint file loaded
 };
 LoadedRun load_run(const std::string& path);
 
-// Benchmark: ms per training iteration and µs per sampler step per chain for
-// each sampler in `samplers`, plus AniLA's overhead over Langevin in percent.
-Json bench_config(const Json& config, const std::vector<std::string>& samplers, int64_t iterations,
-                  int64_t repeats);
+// Benchmark of a config: per sampler, ms per training iteration, ms per
+// sampler step (K steps of M chains from the same start, median of `repeats`),
+// µs per step per chain and, when the model counts its FLOPs, achieved GFLOP/s
+// of the step (≈ 2 × forward FLOPs × M: forward plus backward to the input);
+// plus AniLA's overhead over Langevin in percent. Values of 0 below are taken
+// from the config's optional "bench" section (keys of the same names), then
+// from "train". Image data that cannot be loaded (e.g. CIFAR-10 not on this
+// machine) is replaced by uniform random images of the configured shape, and
+// the result says so ("data_note").
+struct BenchOptions {
+  std::vector<std::string> samplers;  // empty: bench.samplers (default langevin,anila)
+  int64_t iterations = 0;             // training iterations per timing (default 20)
+  int64_t repeats = 0;                // timings per measurement (default 5)
+  int64_t batch_size = 0;             // M
+  int64_t mcmc_steps = 0;             // K
+};
+Json bench_config(const Json& config, const BenchOptions& options);
 
 }  // namespace anila

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -91,6 +92,10 @@ class Trainer {
   // Chains drawn exactly as training draws them (source, sampler, K), with a
   // separate generator; the chain source's bank is not written.
   at::Tensor draw_samples(int64_t n, at::Generator& gen, int64_t steps = -1);
+  // The same, also keeping the states after each step count in `keep`
+  // (ascending, each in 0..steps) in *kept: [n, ...] per entry, on the device.
+  at::Tensor draw_samples(int64_t n, at::Generator& gen, int64_t steps,
+                          const std::vector<int64_t>& keep, std::vector<at::Tensor>* kept);
 
   const EnergyModelPtr& model() const { return model_; }
   const SamplerPtr& sampler() const { return sampler_; }
