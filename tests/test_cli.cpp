@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "test_util.h"
+
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
@@ -277,21 +279,8 @@ TEST_F(Cli, CompareTrainsWithEverySampler) {
   }
 }
 
-namespace {
-// Writes a raw IDX images file of n images of 28×28 with a simple pattern.
-void write_idx_images(const std::string& path, int n) {
-  std::ofstream out(path, std::ios::binary);
-  const unsigned char header[16] = {0, 0, 8, 3,  0, 0, 0, static_cast<unsigned char>(n),
-                                    0, 0, 0, 28, 0, 0, 0, 28};
-  out.write(reinterpret_cast<const char*>(header), 16);
-  for (int k = 0; k < n; ++k) {
-    for (int i = 0; i < 28 * 28; ++i) out.put(static_cast<char>(((i / 28 + k) % 7) * 36));
-  }
-}
-}  // namespace
-
 TEST_F(Cli, TrainsAnImageEbmAndWritesGrids) {
-  write_idx_images(path("train-images-idx3-ubyte"), 16);
+  anila::test::write_idx_images(path("train-images-idx3-ubyte"), 16);
   std::string cfg = write("img.json", R"({"seed": 2,
     "data": {"type": "idx", "path": ")" + path("train-images-idx3-ubyte") +
                                           R"("},

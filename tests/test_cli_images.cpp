@@ -25,6 +25,7 @@
 #include "anila/io/files.h"
 #include "anila/io/image.h"
 #include "anila/train/generate.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using anila::Json;
@@ -51,17 +52,6 @@ Json read_json(const std::string& p) {
   return Json::parse(anila::io::read_text(p));
 }
 
-// A raw IDX images file of n 28×28 images with a simple stripe pattern (as in test_cli.cpp).
-void write_idx_images(const std::string& path, int n) {
-  std::ofstream out(path, std::ios::binary);
-  const unsigned char header[16] = {0, 0, 8, 3,  0, 0, 0, static_cast<unsigned char>(n),
-                                    0, 0, 0, 28, 0, 0, 0, 28};
-  out.write(reinterpret_cast<const char*>(header), 16);
-  for (int k = 0; k < n; ++k) {
-    for (int i = 0; i < 28 * 28; ++i) out.put(static_cast<char>(((i / 28 + k) % 7) * 36));
-  }
-}
-
 // Rows of `samples` [N, ...] bit-identical to some row of `pool` [P, ...].
 int64_t rows_found_in(const at::Tensor& samples, const at::Tensor& pool) {
   int64_t found = 0;
@@ -84,7 +74,7 @@ class CliImages : public ::testing::Test {
                          ("anila_cli_images_" + std::to_string(::getpid())));
     fs::remove_all(*root_);
     fs::create_directories(*root_);
-    write_idx_images(shared("train-images-idx3-ubyte"), 16);
+    anila::test::write_idx_images(shared("train-images-idx3-ubyte"), 16);
     std::ofstream(shared("img.json")) << R"({"seed": 2,
       "data": {"type": "idx", "path": ")" + shared("train-images-idx3-ubyte") +
                                              R"("},

@@ -28,17 +28,6 @@ namespace {
 
 const std::string kTinyFeatures = std::string(ANILA_SOURCE_DIR) + "/tests/data/tiny_features.pt";
 
-// n 28×28 IDX images: image k has rows of value ((row + k) % 7) · 36.
-void write_idx_images(const std::string& path, int n) {
-  std::ofstream out(path, std::ios::binary);
-  const unsigned char header[16] = {0, 0, 8, 3,  0, 0, 0, static_cast<unsigned char>(n),
-                                    0, 0, 0, 28, 0, 0, 0, 28};
-  out.write(reinterpret_cast<const char*>(header), 16);
-  for (int k = 0; k < n; ++k) {
-    for (int i = 0; i < 28 * 28; ++i) out.put(static_cast<char>(((i / 28 + k) % 7) * 36));
-  }
-}
-
 // A tiny convnet image config on `images` (train split = the same file).
 Json image_config(const std::string& images) {
   return Json::parse(R"({"seed": 5,
@@ -56,7 +45,7 @@ class ImageRuns : public ::testing::Test {
  protected:
   void SetUp() override {
     images_ = tmp_ / "train-images-idx3-ubyte";
-    write_idx_images(images_, 24);
+    test::write_idx_images(images_, 24);
   }
   test::TempDir tmp_{"anila_image_runs"};
   std::string images_;

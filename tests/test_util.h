@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -58,6 +59,18 @@ inline std::string user_error_message(const std::function<void()>& f) {
   }
   ADD_FAILURE() << "expected a UserError";
   return "";
+}
+
+// Writes a raw IDX images file of n 28×28 images (n < 256): image k has rows of
+// value ((row + k) % 7) · 36.
+inline void write_idx_images(const std::string& path, int n) {
+  std::ofstream out(path, std::ios::binary);
+  const unsigned char header[16] = {0, 0, 8, 3,  0, 0, 0, static_cast<unsigned char>(n),
+                                    0, 0, 0, 28, 0, 0, 0, 28};
+  out.write(reinterpret_cast<const char*>(header), 16);
+  for (int k = 0; k < n; ++k) {
+    for (int i = 0; i < 28 * 28; ++i) out.put(static_cast<char>(((i / 28 + k) % 7) * 36));
+  }
 }
 
 }  // namespace anila::test

@@ -1,10 +1,14 @@
-// main.cpp — the `anila` command: train, compare and benchmark energy-based
-// models with Langevin-type samplers (see README.md).
+// main.cpp — the `anila` command: train, compare, sample from, evaluate and
+// benchmark energy-based models with Langevin-type samplers (see README.md).
 //
-//   anila train   --config configs/rings.json [--set key=value]... [--out DIR] [--force] | --resume
-//   DIR anila compare --config configs/rings.json --samplers langevin,anila [--seeds N] [--out DIR]
-//   anila bench   --config configs/rings.json [--set key=value]...
-//   anila sample  (--target NAME [--dim D] | --checkpoint RUN) --samplers a,b --chains N --steps S
+//   anila train     --config F [--set key=value]... [--out DIR] [--force] | --resume DIR
+//   anila compare   --config F --samplers langevin,anila [--seeds N] [--out DIR]
+//   anila bench     --config F [--set key=value]...
+//   anila sample    (--target NAME [--dim D] | --checkpoint RUN) --samplers a,b
+//   anila inpaint   --checkpoint RUN (--images DIR | --config F) [--mask center]
+//   anila eval      --checkpoint RUN [--n N] [--features fmnist|FILE]
+//   anila features  train [--out FILE]
+//   anila reproduce NAME [--seeds N] [--out DIR]
 //
 // Exit codes: 0 success, 2 user error (one line on stderr), 3 diverged run.
 #include <filesystem>
@@ -16,10 +20,17 @@
 
 namespace anila::cli {
 
-Json load_config(const std::string& path, const std::vector<std::string>& sets) {
+Json load_config(const std::string& path, const std::vector<std::string>& sets,
+                 const std::string& device) {
   Json config = load_json_file(path);
   for (const auto& s : sets) apply_override(config, s);
+  if (!device.empty()) config["device"] = device;
   return config;
+}
+
+void add_device_option(CLI::App* cmd, std::string& device) {
+  cmd->add_option("--device", device,
+                  "cpu, cuda, cuda:N or auto (cuda when available); overrides the config's device");
 }
 
 void apply_threads(const Json& config) {
@@ -53,6 +64,10 @@ int main(int argc, char** argv) {
   anila::cli::add_compare(app);
   anila::cli::add_bench(app);
   anila::cli::add_sample(app);
+  anila::cli::add_inpaint(app);
+  anila::cli::add_features(app);
+  anila::cli::add_reproduce(app);
+  anila::cli::add_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -68,6 +83,12 @@ int main(int argc, char** argv) {
   } catch (const anila::DivergedError& e) {
     std::cerr << "anila: diverged: " << e.what() << "\n";
     return anila::kExitDiverged;
+  } catch (const std::exception& e) {
+    // Not a user error we anticipated: one line (LibTorch appends a C++ stack), exit 1.
+    const std::string what = e.what();
+    std::cerr << "anila: internal error: " << what.substr(0, what.find('\n'))
+              << " (please report it)\n";
+    return 1;
   }
   return anila::kExitOk;
 }

@@ -103,6 +103,11 @@ double ConfigReader::number(const std::string& key, double def, Range range) {
       throw UserError(key_path(key) + ": expected a number, got " + describe_json(*v));
     }
     x = v->get<double>();
+    // Values are used as float32 tensors' scalars: beyond ±3.4e38 they overflow.
+    if (std::isfinite(x) && std::abs(x) > 3.4e38) {
+      throw UserError(key_path(key) + ": " + describe_json(*v) +
+                      " is too large (values must fit in float32, |x| < 3.4e38)");
+    }
   }
   if (!in_range(x, range)) {
     std::ostringstream s;

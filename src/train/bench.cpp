@@ -105,7 +105,7 @@ Json bench_config(const Json& config, const BenchOptions& options) {
   for (const auto& name : samplers) {
     Timed t;
     t.name = name;
-    Json cfg = config_for_sampler(resolved, name);
+    Json cfg = config_for_sampler(config, name);  // as given: resolving drops other types' keys
     cfg["train"]["batch_size"] = M;
     cfg["train"]["mcmc_steps"] = K;
     if (cfg.contains("chains") && cfg["chains"].value("bank_size", M) < M) {

@@ -1,5 +1,5 @@
-// compare.cpp — `anila compare` (same data, seeds and budget for each sampler)
-// and `anila bench` (time per training iteration and per sampler step).
+// compare.cpp — `anila compare`: one config under several samplers, with the
+// same data, seeds and budget for each.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -14,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "anila/config.h"
+#include "anila/data/images.h"
 #include "anila/eval/grid2d.h"
 #include "anila/io/files.h"
 #include "anila/io/image.h"
@@ -39,9 +41,9 @@ struct Job {
 
 // Metrics in the comparison table: name, summary key, format.
 struct Column {
-  const char* title;
-  const char* key;
-  const char* format;
+  std::string title;
+  std::string key;
+  std::string format;
 };
 const std::vector<Column> kColumns = {
     {"sample_tv (lower better)", "sample_tv", "{:.4f}"},
@@ -52,7 +54,31 @@ const std::vector<Column> kColumns = {
     {"s/run", "seconds", "{:.1f}"},
 };
 
-std::string mean_sd(const std::vector<double>& v, const char* format) {
+// Image runs: the energy gaps, then every fd_* / kid_* metric any run's summary
+// holds (sorted, so fd_<tag> precedes kid_<tag> and kid_<tag>_se), then time.
+std::vector<Column> image_columns(const std::vector<Json>& summaries) {
+  std::vector<Column> columns = {
+      {"energy gap (short run)", "energy_gap", "{:.4g}"},
+      {"energy gap (long run)", "energy_gap_long_run", "{:.4g}"},
+  };
+  std::set<std::string> keys;
+  for (const auto& s : summaries) {
+    if (!s.is_object()) continue;
+    for (auto it = s.begin(); it != s.end(); ++it) {
+      const std::string& k = it.key();
+      const bool count = k == "fd_samples" || k == "fd_reference";  // sizes, not metrics
+      if ((k.rfind("fd_", 0) == 0 || k.rfind("kid_", 0) == 0) && !count && it.value().is_number()) {
+        keys.insert(k);
+      }
+    }
+  }
+  for (const auto& k : keys)
+    columns.push_back({k, k, k.rfind("kid_", 0) == 0 ? "{:.5f}" : "{:.3f}"});
+  columns.push_back({"s/run", "seconds", "{:.1f}"});
+  return columns;
+}
+
+std::string mean_sd(const std::vector<double>& v, const std::string& format) {
   if (v.empty()) return "-";
   double mean = 0;
   for (double x : v) mean += x;
@@ -123,7 +149,9 @@ Json compare_samplers(const Json& config, const CompareOptions& options) {
       job.sampler = name;
       job.seed_index = i;
       job.dir = fmt::format("{}/{}/seed{}", options.out_dir, name, i);
-      job.config = config_for_sampler(resolved, name);
+      // From the config as given, not the resolved one: resolving drops the keys
+      // the base sampler type does not use (e.g. AniLA's threshold under langevin).
+      job.config = config_for_sampler(config, name);
       job.config["seed"] = base_seed + static_cast<uint64_t>(i);
       job.config = resolve_config(job.config);  // validate every run before starting any
       jobs.push_back(std::move(job));
@@ -156,12 +184,19 @@ Json compare_samplers(const Json& config, const CompareOptions& options) {
   }
 
   // Table: mean ± sd over seeds, one row per sampler.
+  const bool image_run = data::is_image_dataset_type(resolved["data"]["type"].get<std::string>());
+  std::vector<Column> columns = kColumns;
+  if (image_run) {
+    std::vector<Json> summaries;
+    for (const auto& job : jobs) summaries.push_back(job.summary);
+    columns = image_columns(summaries);
+  }
   std::vector<std::string> header = {"sampler"};
-  for (const auto& c : kColumns) header.push_back(c.title);
+  for (const auto& c : columns) header.push_back(c.title);
   std::vector<std::string> csv_header = {"sampler", "runs", "diverged"};
-  for (const auto& c : kColumns) {
-    csv_header.push_back(std::string(c.key) + "_mean");
-    csv_header.push_back(std::string(c.key) + "_sd");
+  for (const auto& c : columns) {
+    csv_header.push_back(c.key + "_mean");
+    csv_header.push_back(c.key + "_sd");
   }
   std::vector<std::vector<std::string>> rows, csv_rows;
   Json out_rows = Json::array();
@@ -169,7 +204,7 @@ Json compare_samplers(const Json& config, const CompareOptions& options) {
     std::vector<std::string> row = {name}, csv_row = {name};
     int64_t runs = 0, diverged = 0;
     Json jr = {{"sampler", name}};
-    for (const auto& c : kColumns) {
+    for (const auto& c : columns) {
       std::vector<double> v;
       for (const auto& job : jobs) {
         if (job.sampler != name) continue;
@@ -209,12 +244,21 @@ Json compare_samplers(const Json& config, const CompareOptions& options) {
       resolved["train"]["batch_size"].get<int64_t>(),
       resolved["chains"]["type"].get<std::string>());
   md += io::markdown_table(header, rows);
-  md += fmt::format(
-      "\nsample_* columns measure chains drawn exactly as in training (sample quality); model "
-      "columns measure the normalised density exp(f/T)/Z with T = noise_scale² (T = {:.3g} "
-      "unless overridden), i.e. model quality. In the short-run regime they disagree by design: "
-      "good samples, poor density.\n",
-      T0 * T0);
+  if (image_run) {
+    md +=
+        "\nenergy gap: mean f(data) − mean f(samples) on the final evaluation batch (short run: "
+        "K steps as in training; long run: the same chains continued to eval.long_run_steps). "
+        "`fd_TAG` / `kid_TAG`: Fréchet distance / kernel inception distance in the features "
+        "named TAG (eval.features); they equal the published Inception FID only with the Inception "
+        "network's features and the same sample counts.\n";
+  } else {
+    md += fmt::format(
+        "\nsample_* columns measure chains drawn exactly as in training (sample quality); model "
+        "columns measure the normalised density exp(f/T)/Z with T = noise_scale² (T = {:.3g} "
+        "unless overridden), i.e. model quality. In the short-run regime they disagree by design: "
+        "good samples, poor density.\n",
+        T0 * T0);
+  }
   io::write_atomic(options.out_dir + "/compare.md", md);
   io::write_atomic(options.out_dir + "/compare.csv", io::csv_table(csv_header, csv_rows));
 
@@ -265,77 +309,6 @@ Json compare_samplers(const Json& config, const CompareOptions& options) {
   if (!options.quiet)
     std::cout << "\n" << md << "\nwrote " << options.out_dir << "/compare.{md,csv,png}\n";
   return {{"table_markdown", md}, {"rows", out_rows}};
-}
-
-Json bench_config(const Json& config, const std::vector<std::string>& samplers, int64_t iterations,
-                  int64_t repeats) {
-  Json resolved = resolve_config(config);
-  Json out = {{"threads", at::get_num_threads()},
-              {"batch_size", resolved["train"]["batch_size"]},
-              {"mcmc_steps", resolved["train"]["mcmc_steps"]},
-              {"data", resolved["data"]["type"]},
-              {"iterations_timed", iterations},
-              {"repeats", repeats}};
-  using clock = std::chrono::steady_clock;
-  auto seconds = [](clock::time_point a) {
-    return std::chrono::duration<double>(clock::now() - a).count();
-  };
-  // Build every sampler's trainer first, then interleave the timings
-  // (sampler A, sampler B, A, B, ...) so drifts in machine speed hit all alike.
-  struct Timed {
-    std::string name;
-    Json cfg;
-    RunSetup setup;
-    std::unique_ptr<Trainer> trainer;
-    at::Tensor z0;
-    std::vector<double> per_it, per_step;
-  };
-  std::vector<Timed> timed;
-  for (const auto& name : samplers) {
-    Timed t;
-    t.name = name;
-    t.cfg = resolve_config(config_for_sampler(resolved, name));
-    t.setup = build_setup(t.cfg);
-    t.trainer = make_trainer(t.setup, t.cfg);
-    for (int i = 0; i < 3; ++i) t.trainer->step(false);  // warm-up
-    at::Generator gen = make_generator(t.setup.seed + 5, t.setup.device);
-    t.z0 = t.trainer->chains()->noise(t.setup.train.batch_size, gen);
-    timed.push_back(std::move(t));
-  }
-  // Sampler steps alone: K steps of M chains from the same noise start each time.
-  for (int64_t r = 0; r < repeats; ++r) {
-    for (auto& t : timed) {
-      auto t0 = clock::now();
-      for (int64_t i = 0; i < iterations; ++i) t.trainer->step(false);
-      t.per_it.push_back(seconds(t0) / iterations);
-      at::Generator gen = make_generator(t.setup.seed + 7 + r, t.setup.device);
-      ModelLogDensity logp(t.trainer->model());
-      const int64_t steps = t.setup.train.mcmc_steps;
-      auto t1 = clock::now();
-      ChainState state = ChainState::start(t.z0, logp);
-      t.trainer->sampler()->run(state, logp, steps, gen);
-      t.per_step.push_back(seconds(t1) / steps);
-    }
-  }
-  for (auto& t : timed) {
-    const int64_t M = t.setup.train.batch_size;
-    std::sort(t.per_it.begin(), t.per_it.end());
-    std::sort(t.per_step.begin(), t.per_step.end());
-    const double step_s = t.per_step[t.per_step.size() / 2];
-    out[t.name] = {{"ms_per_iteration", t.per_it[t.per_it.size() / 2] * 1e3},
-                   {"ms_per_iteration_min", t.per_it.front() * 1e3},
-                   {"ms_per_step", step_s * 1e3},
-                   {"us_per_step_per_chain", step_s * 1e6 / M},
-                   {"sampler", t.cfg["sampler"]}};
-  }
-  if (out.contains("langevin") && out.contains("anila")) {
-    auto pct = [&](const char* key) {
-      return 100.0 * (out["anila"][key].get<double>() / out["langevin"][key].get<double>() - 1.0);
-    };
-    out["anila_overhead_percent"] = {{"iteration", pct("ms_per_iteration")},
-                                     {"step", pct("ms_per_step")}};
-  }
-  return out;
 }
 
 }  // namespace anila

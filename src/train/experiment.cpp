@@ -412,8 +412,8 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
       Json row = {{"iteration", trainer.iteration()}};
       for (const auto& c : metrics->columns()) row[c] = summary[c] = q[c];
       summary["features"] = q["features"];
-      summary["fd_samples"] = s.eval.fd_samples;
-      summary["fd_reference"] = metrics->reference_size();
+      summary["n_generated"] = s.eval.fd_samples;  // images compared (not fd_*: fd_* are metrics)
+      summary["n_reference"] = metrics->reference_size();
       append(row);
     }
     summary["seconds"] =

@@ -57,6 +57,7 @@ RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> ima
   s.threads = top.integer("threads", 1, {0, 1024});
   s.tf32 = top.boolean("tf32", false);
   top.string("name", "");
+  top.allow({"reproduce"});  // anila reproduce's own section (configs/reproduce/*.json)
   Json data_section = top.object("data");
   if (data_section.is_null()) data_section = Json{{"type", "rings"}};
   Json data_json;

@@ -79,7 +79,8 @@ struct CompareOptions {
 Json compare_samplers(const Json& config, const CompareOptions& options);
 
 // The config for one sampler of a comparison: sampler.type replaced and
-// compare.overrides.<name> applied.
+// compare.overrides.<name> applied. Pass the config as given: a resolved config
+// keeps only the keys its own sampler type uses.
 Json config_for_sampler(const Json& resolved, const std::string& sampler);
 
 // A trained run loaded back: its resolved config, the model with the
