@@ -68,3 +68,14 @@ TEST(Config, ClosestMatch) {
   EXPECT_EQ(closest_match("ringz", {"rings", "gmm", "moons"}), "rings");
   EXPECT_EQ(closest_match("completely-different", {"rings", "gmm"}), "");
 }
+
+TEST(Config, NumbersBeyondFloat32AreRejected) {
+  std::string m = error_of([] {
+    ConfigReader r(Json{{"step_size", 1e300}}, "sampler");
+    r.number("step_size", 1.0);
+  });
+  EXPECT_NE(m.find("sampler.step_size"), std::string::npos) << m;
+  EXPECT_NE(m.find("float32"), std::string::npos) << m;
+  ConfigReader ok(Json{{"step_size", 3e38}}, "sampler");
+  EXPECT_EQ(ok.number("step_size", 1.0), 3e38);
+}

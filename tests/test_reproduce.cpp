@@ -258,20 +258,9 @@ TEST(Reproduce, DivergedRunsAreShownNotDropped) {
   EXPECT_NE(slurp(o.out_dir + "/compare.md").find("langevin (2 of 2 diverged)"), std::string::npos);
 }
 
-// Writes a raw IDX images file of n images of 28×28 with a simple pattern.
-void write_idx_images(const std::string& path, int n) {
-  std::ofstream out(path, std::ios::binary);
-  const unsigned char header[16] = {0, 0, 8, 3,  0, 0, 0, static_cast<unsigned char>(n),
-                                    0, 0, 0, 28, 0, 0, 0, 28};
-  out.write(reinterpret_cast<const char*>(header), 16);
-  for (int k = 0; k < n; ++k) {
-    for (int i = 0; i < 28 * 28; ++i) out.put(static_cast<char>(((i / 28 + k) % 7) * 36));
-  }
-}
-
 TEST(Reproduce, ImageExperimentTablesPublishedNumbersAndInpainting) {
   test::TempDir tmp("anila_reproduce_img");
-  write_idx_images(tmp / "train-images-idx3-ubyte", 16);
+  anila::test::write_idx_images(tmp / "train-images-idx3-ubyte", 16);
   Json experiment = {
       {"reproduce",
        {{"title", "tiny images"},
@@ -335,8 +324,8 @@ TEST(Reproduce, ImageExperimentTablesPublishedNumbersAndInpainting) {
   s["fd_toy"] = 12.5;
   s["kid_toy"] = 0.25;
   s["kid_toy_se"] = 0.01;
-  s["fd_samples"] = 200;  // sizes the runs record next to the metrics: not columns
-  s["fd_reference"] = 1000;
+  s["n_generated"] = 200;  // sizes the runs record next to the metrics: not columns
+  s["n_reference"] = 1000;
   s["features"] = "toy-net";
   io::write_atomic(sj, s.dump(2));
   reproduce("tiny", o);
@@ -348,8 +337,8 @@ TEST(Reproduce, ImageExperimentTablesPublishedNumbersAndInpainting) {
   const std::string cmp_header = cmp2.substr(cmp2.find("| sampler"));
   EXPECT_LT(cmp_header.find("fd_toy"), cmp_header.find("kid_toy ")) << cmp2;
   EXPECT_NE(table_row(cmp2, 0, "langevin").find("| -"), std::string::npos) << cmp2;
-  EXPECT_EQ(cmp2.find("fd_samples"), std::string::npos) << cmp2;
-  EXPECT_EQ(cmp2.find("fd_reference"), std::string::npos) << cmp2;
+  EXPECT_EQ(cmp2.find("n_generated"), std::string::npos) << cmp2;
+  EXPECT_EQ(cmp2.find("n_reference"), std::string::npos) << cmp2;
   md = slurp(out + "/report.md");
   // The headline is now FD-toy (final iteration 4 only, from summary.json).
   const size_t fd_table = md.find("FD-toy (Fréchet distance in toy features");

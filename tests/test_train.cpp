@@ -196,3 +196,23 @@ TEST(Configs, EveryShippedConfigResolves) {
   }
   EXPECT_GE(count, 9);
 }
+
+// A comparison derives each sampler's config from the config as given: AniLA's
+// threshold survives a base config whose sampler type is langevin (resolving
+// the base first would drop it and fall back to the default b = 0.01).
+TEST(Compare, SamplerKeysOfOtherTypesSurvive) {
+  test::TempDir tmp;
+  Json cfg = {{"data", {{"type", "rings"}}},
+              {"sampler", {{"type", "langevin"}, {"step_size", 0.01}, {"threshold", 2e-4}}},
+              {"train", {{"iterations", 2}, {"batch_size", 10}, {"mcmc_steps", 2}}},
+              {"eval", {{"samples", 20}, {"chains", 20}, {"n_data", 20}, {"n_mmd", 20}}}};
+  CompareOptions o;
+  o.samplers = {"langevin", "anila"};
+  o.out_dir = tmp / "cmp";
+  o.quiet = true;
+  o.jobs = 1;
+  compare_samplers(cfg, o);
+  Json anila_cfg = load_json_file(tmp / "cmp/anila/seed0/config.json");
+  EXPECT_EQ(anila_cfg["sampler"]["threshold"].get<double>(), 2e-4);
+  EXPECT_EQ(anila_cfg["sampler"]["step_size"].get<double>(), 0.01);
+}

@@ -66,8 +66,7 @@ std::vector<Column> image_columns(const std::vector<Json>& summaries) {
     if (!s.is_object()) continue;
     for (auto it = s.begin(); it != s.end(); ++it) {
       const std::string& k = it.key();
-      const bool count = k == "fd_samples" || k == "fd_reference";  // sizes, not metrics
-      if ((k.rfind("fd_", 0) == 0 || k.rfind("kid_", 0) == 0) && !count && it.value().is_number()) {
+      if ((k.rfind("fd_", 0) == 0 || k.rfind("kid_", 0) == 0) && it.value().is_number()) {
         keys.insert(k);
       }
     }

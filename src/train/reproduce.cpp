@@ -96,11 +96,10 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Summary keys with the fd_ prefix that are counts, not metrics (eval.fd_samples,
-// the reference size), and whether `key` is a feature metric of `prefix` ("fd_", "kid_").
-const std::set<std::string> kFeatureCounts = {"fd_samples", "fd_reference"};
+// Whether summary key `key` is a feature metric of `prefix` ("fd_", "kid_"), not
+// its standard error.
 bool feature_metric(const std::string& key, const std::string& prefix) {
-  return starts_with(key, prefix) && !ends_with(key, "_se") && !kFeatureCounts.count(key);
+  return starts_with(key, prefix) && !ends_with(key, "_se");
 }
 
 std::string shell_quote(const std::string& s) {
