@@ -17,7 +17,7 @@ using namespace anila;
 
 namespace {
 
-#define ANILA_REQUIRE_CUDA()                                                      \
+#define ANILA_REQUIRE_CUDA() \
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device in this build"
 
 }  // namespace
