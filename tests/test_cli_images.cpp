@@ -25,6 +25,7 @@
 #include "anila/io/files.h"
 #include "anila/io/image.h"
 #include "anila/train/generate.h"
+#include "cli_run.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -32,21 +33,8 @@ using anila::Json;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string output;  // stdout + stderr
-};
-
-Result run(const std::string& args) {
-  std::string cmd = std::string(ANILA_BINARY) + " " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
-  int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using anila::test::Result;
+using anila::test::run;
 
 Json read_json(const std::string& p) {
   return Json::parse(anila::io::read_text(p));

@@ -1,0 +1,29 @@
+// cli_run.h — runs the built `anila` binary (ANILA_BINARY) for the CLI tests.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+namespace anila::test {
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout + stderr
+};
+
+// `anila ARGS` with stderr folded into stdout; code is the exit status (-1 if killed).
+inline Result run(const std::string& args) {
+  std::string cmd = std::string(ANILA_BINARY) + " " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
+  int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace anila::test
