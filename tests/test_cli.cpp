@@ -42,7 +42,9 @@ class Cli : public ::testing::Test {
   // A config that trains in about a second.
   std::string tiny_config(const std::string& extra = "") const {
     return write("tiny.json", R"({"seed": 1, "data": {"type": "rings"},
-      "sampler": {"type": "anila", "step_size": 0.05, "noise_scale": 1.0, "threshold": 1.0},
+      "sampler": {"type": "anila", "noise_scale": 1.0},
+      "samplers": {"anila": {"step_size": 0.05, "threshold": 1.0},
+                   "langevin": {"step_size": 0.05}},
       "chains": {"type": "persistent", "bank_size": 500, "scale": 5.0},
       "train": {"iterations": 30, "batch_size": 50, "mcmc_steps": 5, "log_every": 10,
                 "checkpoint_every": 10, "optimizer": {"type": "adam", "lr": 1e-3}},
@@ -75,7 +77,7 @@ TEST_F(Cli, TrainWritesACompleteRunFolder) {
   EXPECT_EQ(summary["grid"]["resolution"], 64);
   EXPECT_TRUE(summary["grid"].contains("xmin"));
   Json config = read_json(out + "/config.json");
-  EXPECT_EQ(config["sampler"]["anisotropy"], "both");  // defaults filled in
+  EXPECT_EQ(config["samplers"]["anila"]["anisotropy"], "both");  // defaults filled in
   EXPECT_EQ(config["train"]["optimizer"]["type"], "adam");
   // samples.npy holds eval.samples chains of dimension 2 (min with the bank size 500).
   std::ifstream npy(out + "/samples.npy", std::ios::binary);
@@ -121,6 +123,56 @@ TEST_F(Cli, CompareWritesTableAndFigure) {
   EXPECT_NE(text.find("| langevin"), std::string::npos) << text;
   EXPECT_NE(text.find("| anila"), std::string::npos) << text;
   EXPECT_NE(text.find("±"), std::string::npos) << text;  // two seeds: mean ± sd
+}
+
+// Switching the sampler from the command line trains that sampler with its own
+// tuned settings, the same ones `anila compare --samplers X` runs with: Langevin
+// at s = 1e-4 on configs/rings.json (not AniLA's s = 1, which blew up), AniLA at
+// b = 3 on configs/rings_convergent.json (not the default b = 1 there).
+TEST_F(Cli, SwitchingTheSamplerKeepsItsTunedSettings) {
+  const std::string configs = std::string(ANILA_SOURCE_DIR) + "/configs/";
+  const std::string tiny =
+      " --set train.iterations=2 --set train.mcmc_steps=2 --set train.log_every=1"
+      " --set eval.every=0 --set eval.samples=50 --set eval.chains=50 --set eval.resolution=16"
+      " --set eval.n_data=50 --set eval.n_mmd=20 --set chains.bank_size=100"
+      " --set train.batch_size=20";
+  struct Case {
+    const char* config;
+    const char* type;
+    const char* key;
+    double value;
+  };
+  for (const Case& c : {Case{"rings.json", "langevin", "step_size", 1e-4},
+                        Case{"rings_convergent.json", "anila", "threshold", 3.0}}) {
+    SCOPED_TRACE(c.config);
+    const std::string train_out = path(std::string("train_") + c.type);
+    Result t = run("train --config " + configs + c.config + " --set sampler.type=" + c.type + tiny +
+                   " --quiet --out " + train_out);
+    ASSERT_EQ(t.code, 0) << t.output;
+    const Json ran = read_json(train_out + "/summary.json")["sampler_settings"];
+    EXPECT_EQ(ran["type"], c.type);
+    EXPECT_DOUBLE_EQ(ran[c.key].get<double>(), c.value);
+    const Json config = read_json(train_out + "/config.json");
+    EXPECT_EQ(config["samplers"][c.type], [&] {
+      Json j = ran;
+      j.erase("type");
+      return j;
+    }());
+
+    const std::string cmp_out = path(std::string("compare_") + c.type);
+    Result r = run("compare --config " + configs + c.config + " --samplers " + c.type + tiny +
+                   " --quiet --jobs 1 --out " + cmp_out);
+    ASSERT_EQ(r.code, 0) << r.output;
+    const Json compared =
+        read_json(cmp_out + "/" + c.type + "/seed0/summary.json")["sampler_settings"];
+    EXPECT_EQ(compared, ran);
+  }
+  // A key of another type gets a message that says where it goes.
+  Result bad = run("train --config " + configs + "rings.json --set sampler.type=langevin" +
+                   " --set sampler.threshold=0.3 --out " + path("bad"));
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("samplers.anila.threshold"), std::string::npos) << bad.output;
+  EXPECT_FALSE(fs::exists(path("bad")));
 }
 
 TEST_F(Cli, BenchPrintsJson) {
@@ -257,7 +309,7 @@ TEST_F(Cli, CompareTrainsWithEverySampler) {
   std::string out = path("all");
   Result r = run("compare --quiet --config " + tiny_config() +
                  " --samplers langevin,anila,anila-mh,mala,hmc,gd --set train.iterations=10"
-                 " --set sampler.leapfrog_steps=2 --out " +
+                 " --set samplers.hmc.leapfrog_steps=2 --out " +
                  out);
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream md(out + "/compare.md");
@@ -273,8 +325,8 @@ TEST_F(Cli, TrainsAnImageEbmAndWritesGrids) {
     "data": {"type": "idx", "path": ")" + path("train-images-idx3-ubyte") +
                                           R"("},
     "model": {"type": "convnet", "n_f": 4},
-    "sampler": {"type": "anila", "step_size": 1.0, "noise_scale": 0.01, "threshold": 0.01,
-                "norm": "pixel"},
+    "sampler": {"type": "anila", "noise_scale": 0.01},
+    "samplers": {"anila": {"step_size": 1.0, "threshold": 0.01, "norm": "pixel"}},
     "chains": {"type": "noise"},
     "train": {"iterations": 4, "batch_size": 8, "mcmc_steps": 3, "log_every": 2},
     "eval": {"every": 2, "samples": 12}})");

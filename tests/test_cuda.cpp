@@ -11,7 +11,7 @@
 #include "anila/models/energy.h"
 #include "anila/samplers/sampler.h"
 #include "anila/train/experiment.h"
-#include "train/setup.h"
+#include "anila/train/setup.h"
 
 using namespace anila;
 

@@ -46,14 +46,16 @@ LoadedRun tiny_run() {
   at::Generator gen = make_generator(1, at::kCPU);
   run.chains = make_chain_source(parse_chain_options(Json{{"type", "noise"}}), run.sample_shape,
                                  at::kCPU, gen);
-  run.config = {{"sampler",
-                 {{"type", "langevin"},
-                  {"step_size", 1.0},
-                  {"noise_scale", 0.01},
-                  {"threshold", 0.01},
-                  {"clamp_min", -1.0},
-                  {"clamp_max", 1.0}}},
-                {"train", {{"mcmc_steps", 3}}}};
+  // sampler.* keys apply to every type; AniLA's own key in samplers.anila.
+  run.config = {
+      {"sampler",
+       {{"type", "langevin"},
+        {"step_size", 1.0},
+        {"noise_scale", 0.01},
+        {"clamp_min", -1.0},
+        {"clamp_max", 1.0}}},
+      {"samplers", {{"anila", {{"threshold", 0.01}}}, {"anila-mh", {{"threshold", 0.01}}}}},
+      {"train", {{"mcmc_steps", 3}}}};
   run.temperature = 1e-4;
   auto images = std::make_shared<data::ImageDataset>();
   images->images = at::rand({10, 1, kSide, kSide}, gen) * 2 - 1;

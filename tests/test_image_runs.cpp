@@ -16,10 +16,10 @@
 #include "anila/models/convnet.h"
 #include "anila/train/evaluate.h"
 #include "anila/train/experiment.h"
+#include "anila/train/setup.h"
 #include "anila/train/trainer.h"
 #include "test_util.h"
 #include "train/image_metrics.h"
-#include "train/setup.h"
 
 using namespace anila;
 namespace fs = std::filesystem;
@@ -34,7 +34,8 @@ Json image_config(const std::string& images) {
     "data": {"type": "idx", "path": ")" +
                      images + R"("},
     "model": {"type": "convnet", "n_f": 4},
-    "sampler": {"type": "anila", "step_size": 1.0, "noise_scale": 0.01, "threshold": 0.01},
+    "sampler": {"type": "anila", "step_size": 1.0, "noise_scale": 0.01},
+    "samplers": {"anila": {"threshold": 0.01}},
     "chains": {"type": "noise"},
     "train": {"iterations": 4, "batch_size": 8, "mcmc_steps": 3, "log_every": 2,
               "checkpoint_every": 2},

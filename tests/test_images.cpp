@@ -126,6 +126,23 @@ TEST(ImagesIdx, RawFileRoundTripsPixelsAndLabels) {
   EXPECT_TRUE(d.warnings.empty());
 }
 
+// One decode per process for equal sections: the runs of a compare share it.
+TEST(ImagesIdx, SharedLoadDecodesOncePerSection) {
+  TempDir dir;
+  write_raw(dir / "mini/train-images-idx3-ubyte", idx_images(kIdxPixels, 3, 2, 3));
+  const Json section = {{"type", "idx"}, {"path", dir / "mini/train-images-idx3-ubyte"}};
+  auto a = load_image_dataset_shared(section);
+  Json noisy = section;
+  noisy["noise"] = 0.03;  // the trainer's data noise: the same images
+  auto b = load_image_dataset_shared(noisy);
+  EXPECT_EQ(a.get(), b.get());
+  Json limited = section;
+  limited["limit"] = 2;
+  auto c = load_image_dataset_shared(limited);
+  EXPECT_NE(a.get(), c.get());
+  EXPECT_EQ(c->images.size(0), 2);
+}
+
 TEST(ImagesIdx, GzipFolderModeFindsEachSplit) {
   TempDir dir;
   write_gz(dir / "train-images-idx3-ubyte.gz", idx_images(kIdxPixels, 3, 2, 3));

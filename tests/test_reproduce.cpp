@@ -139,7 +139,7 @@ TEST(Reproduce, EveryExperimentHasAFile) {
     for (const auto& s : samplers.at(name)) want += (want.empty() ? "" : ",") + s;
     EXPECT_EQ(c["compare"]["samplers"], want);
   }
-  // The published numbers of DESIGN.md §5.
+  // The published numbers (docs/reproducing.md, "flowers and cifar10").
   Json flowers = load_json_file(find_reproduce_config("flowers"))["reproduce"]["published"];
   EXPECT_EQ(flowers["values"], Json({{"langevin", 65.2}, {"anila", 48.1}, {"hmc", 49.9}}));
   Json cifar = load_json_file(find_reproduce_config("cifar10"))["reproduce"]["published"];
@@ -170,8 +170,8 @@ TEST(Reproduce, RingsReportReuseAndResume) {
   EXPECT_EQ(run_config["train"]["log_every"], 1);
   EXPECT_EQ(run_config["train"]["checkpoint_every"], 4);
   EXPECT_EQ(run_config["train"]["iterations"], 40);
-  EXPECT_EQ(run_config["sampler"]["threshold"], 0.01);
-  EXPECT_EQ(read_json(out + "/hmc/seed0/config.json")["sampler"]["leapfrog_steps"], 1);
+  EXPECT_EQ(run_config["samplers"]["anila"]["threshold"], 0.01);
+  EXPECT_EQ(read_json(out + "/hmc/seed0/config.json")["samplers"]["hmc"]["leapfrog_steps"], 1);
 
   // Evaluations at 5, 10, ..., 35 and the final 40: the columns nearest to
   // 40·j/5 = 8, 16, 24, 32 are 10, 15, 25, 30.
@@ -273,8 +273,8 @@ TEST(Reproduce, ImageExperimentTablesPublishedNumbersAndInpainting) {
       {"seed", 5},
       {"data", {{"type", "idx"}, {"path", tmp / "train-images-idx3-ubyte"}}},
       {"model", {{"type", "convnet"}, {"n_f", 4}}},
-      {"sampler",
-       {{"type", "anila"}, {"step_size", 1.0}, {"noise_scale", 0.01}, {"threshold", 0.01}}},
+      {"sampler", {{"type", "anila"}, {"step_size", 1.0}, {"noise_scale", 0.01}}},
+      {"samplers", {{"anila", {{"threshold", 0.01}}}}},
       {"chains", {{"type", "noise"}}},
       {"train", {{"iterations", 4}, {"batch_size", 8}, {"mcmc_steps", 8}, {"log_every", 1}}},
       {"eval", {{"every", 0}, {"samples", 12}, {"long_run_steps", 16}}},

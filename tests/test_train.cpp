@@ -1,6 +1,7 @@
 // test_train.cpp — the trainer: a short fixed-seed run lowers KL on rings;
 // checkpoint → resume is bit-identical to an uninterrupted run; divergence
 // is reported; lr schedules hit their closed-form values.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -12,9 +13,9 @@
 #include "anila/eval/grid2d.h"
 #include "anila/io/image.h"
 #include "anila/train/experiment.h"
+#include "anila/train/setup.h"
 #include "anila/train/trainer.h"
 #include "test_util.h"
-#include "train/setup.h"
 
 using namespace anila;
 
@@ -197,13 +198,152 @@ TEST(Configs, EveryShippedConfigResolves) {
   EXPECT_GE(count, 9);
 }
 
-// A comparison derives each sampler's config from the config as given: AniLA's
-// threshold survives a base config whose sampler type is langevin (resolving
-// the base first would drop it and fall back to the default b = 0.01).
-TEST(Compare, SamplerKeysOfOtherTypesSurvive) {
+// The shipped configs under configs/ and configs/reproduce/.
+std::vector<std::string> shipped_configs() {
+  std::vector<std::string> out;
+  for (const char* sub : {"/configs", "/configs/reproduce"}) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(std::string(ANILA_SOURCE_DIR) + sub)) {
+      if (entry.path().extension() == ".json") out.push_back(entry.path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Switching the sampler never runs another experiment: for every shipped
+// config and every registered type X, `--set sampler.type=X` (train) and
+// `--samplers X` (compare, sample, eval, bench: config_for_sampler) resolve to
+// the same options, and those are the file's samplers.X under its shared
+// sampler.* keys; the resolved config.json gives the same options again for
+// every type (resume, sample, eval and inpaint read it).
+TEST(Configs, SwitchingTheSamplerUsesThatSamplersSettings) {
+  int checked = 0;
+  for (const std::string& path : shipped_configs()) {
+    SCOPED_TRACE(path);
+    const Json config = load_json_file(path);
+    ASSERT_FALSE(config.contains("compare") && config["compare"].contains("overrides"));
+    ASSERT_TRUE(config.contains("samplers")) << "tuned settings belong in samplers.<type>";
+    Json shared = config["sampler"];
+    shared.erase("type");
+    const Json resolved_sections = resolved_sampler_sections(config);
+    Json resolved = config;
+    for (auto& [k, v] : resolved_sections.items()) resolved[k] = v;
+    for (const std::string& type : sampler_types()) {
+      SCOPED_TRACE(type);
+      Json train = config;
+      apply_override(train, "sampler.type=" + type);
+      const Json ran = resolve_sampler(train).to_json();
+      EXPECT_EQ(ran, resolve_sampler(config_for_sampler(config, type)).to_json());
+      EXPECT_EQ(ran, resolve_sampler(config_for_sampler(resolved, type)).to_json());
+      Json expected = {{"type", type}};
+      if (config["samplers"].contains(type)) expected.update(config["samplers"][type]);
+      expected.update(shared);
+      for (auto& [key, value] : expected.items()) {
+        EXPECT_EQ(ran[key], value) << key;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 15 * 6);
+}
+
+// The two cases that motivated per-sampler settings, as `anila train` resolves them.
+TEST(Configs, TunedSettingsFollowTheSampler) {
+  const std::string dir = std::string(ANILA_SOURCE_DIR) + "/configs/";
+  Json rings = load_json_file(dir + "rings.json");
+  apply_override(rings, "sampler.type=langevin");
+  EXPECT_DOUBLE_EQ(resolve_sampler(rings).step_size, 1e-4);
+  Json convergent = load_json_file(dir + "rings_convergent.json");
+  apply_override(convergent, "sampler.type=anila");
+  EXPECT_DOUBLE_EQ(resolve_sampler(convergent).threshold, 3.0);
+  // sampler.* applies to whichever type runs and wins over samplers.<type>.
+  apply_override(convergent, "sampler.step_size=0.5");
+  EXPECT_DOUBLE_EQ(resolve_sampler(convergent).step_size, 0.5);
+  EXPECT_DOUBLE_EQ(resolve_sampler(convergent, "langevin").step_size, 0.5);
+  // extra (a command line's sampler keys) wins over both.
+  EXPECT_DOUBLE_EQ(resolve_sampler(convergent, "anila", {{"step_size", 0.25}}).step_size, 0.25);
+}
+
+TEST(Configs, SamplerSectionErrorsNameTheKeyAndTheFix) {
+  auto message = [](const Json& config) {
+    try {
+      resolve_sampler(config);
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const Json foreign = {{"sampler", {{"type", "langevin"}, {"threshold", 0.1}}}};
+  EXPECT_NE(message(foreign).find("sampler.threshold: not an option of langevin"),
+            std::string::npos)
+      << message(foreign);
+  EXPECT_NE(message(foreign).find("samplers.anila.threshold"), std::string::npos);
+  const Json in_entry = {{"samplers", {{"hmc", {{"threshold", 0.1}}}}}};
+  EXPECT_NE(message(in_entry).find("samplers.hmc.threshold"), std::string::npos)
+      << message(in_entry);
+  const Json bad_value = {{"samplers", {{"anila", {{"threshold", -1}}}}}};
+  EXPECT_NE(message(bad_value).find("samplers.anila.threshold: must be > 0"), std::string::npos)
+      << message(bad_value);
+  const Json unknown = {{"samplers", {{"anilla", Json::object()}}}};
+  EXPECT_NE(message(unknown).find("did you mean anila"), std::string::npos) << message(unknown);
+  const Json typed = {{"samplers", {{"hmc", {{"type", "hmc"}}}}}};
+  EXPECT_NE(message(typed).find("samplers.hmc.type"), std::string::npos) << message(typed);
+}
+
+// A run folder written before per-sampler settings still loads, and every type
+// resolves to what it ran with then: the flat sampler section inherited by
+// every type, compare.overrides.<type> on top.
+TEST(Configs, OldRunFoldersKeepTheirSamplerSettings) {
+  const Json old = {
+      {"sampler",
+       {{"type", "anila"}, {"step_size", 1.0}, {"noise_scale", 0.5}, {"threshold", 0.01}}},
+      {"compare",
+       {{"samplers", "langevin,anila"}, {"overrides", {{"langevin", {{"step_size", 1e-4}}}}}}}};
+  const Json upgraded = upgrade_run_config(old);
+  EXPECT_FALSE(upgraded["compare"].contains("overrides"));
+  const SamplerOptions anila = resolve_sampler(upgraded);
+  EXPECT_EQ(anila.type, "anila");
+  EXPECT_DOUBLE_EQ(anila.step_size, 1.0);
+  EXPECT_DOUBLE_EQ(anila.threshold, 0.01);
+  EXPECT_DOUBLE_EQ(anila.noise_scale, 0.5);
+  const SamplerOptions langevin = resolve_sampler(upgraded, "langevin");
+  EXPECT_DOUBLE_EQ(langevin.step_size, 1e-4);
+  EXPECT_DOUBLE_EQ(langevin.noise_scale, 0.5);
+  const SamplerOptions mh = resolve_sampler(upgraded, "anila-mh");  // inherited, as then
+  EXPECT_DOUBLE_EQ(mh.step_size, 1.0);
+  EXPECT_DOUBLE_EQ(mh.threshold, 0.01);
+  EXPECT_DOUBLE_EQ(resolve_sampler(upgraded, "hmc").noise_scale, 0.5);
+  // A config that already has samplers is left alone.
+  EXPECT_EQ(upgrade_run_config(upgraded), upgraded);
+}
+
+// compare.overrides (the old place for per-sampler settings) is refused with
+// what to write instead, before anything runs.
+TEST(Configs, CompareOverridesGetAMigrationMessage) {
+  Json config = {{"data", {{"type", "rings"}}},
+                 {"compare", {{"overrides", {{"langevin", {{"step_size", 1e-4}}}}}}}};
+  try {
+    resolve_config(config);
+    FAIL() << "expected UserError";
+  } catch (const UserError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("compare.overrides"), std::string::npos) << m;
+    EXPECT_NE(m.find("{\"samplers\": {\"langevin\":{\"step_size\":0.0001}}}"), std::string::npos)
+        << m;
+  }
+}
+
+// A comparison runs each sampler with its own settings (samplers.<type>), also
+// when the base config's sampler is another type, and the run folder records
+// exactly what ran.
+TEST(Compare, EachSamplerRunsWithItsOwnSettings) {
   test::TempDir tmp;
   Json cfg = {{"data", {{"type", "rings"}}},
-              {"sampler", {{"type", "langevin"}, {"step_size", 0.01}, {"threshold", 2e-4}}},
+              {"sampler", {{"type", "langevin"}}},
+              {"samplers",
+               {{"langevin", {{"step_size", 0.003}}},
+                {"anila", {{"step_size", 0.01}, {"threshold", 2e-4}}}}},
               {"train", {{"iterations", 2}, {"batch_size", 10}, {"mcmc_steps", 2}}},
               {"eval", {{"samples", 20}, {"chains", 20}, {"n_data", 20}, {"n_mmd", 20}}}};
   CompareOptions o;
@@ -213,6 +353,9 @@ TEST(Compare, SamplerKeysOfOtherTypesSurvive) {
   o.jobs = 1;
   compare_samplers(cfg, o);
   Json anila_cfg = load_json_file(tmp / "cmp/anila/seed0/config.json");
-  EXPECT_EQ(anila_cfg["sampler"]["threshold"].get<double>(), 2e-4);
-  EXPECT_EQ(anila_cfg["sampler"]["step_size"].get<double>(), 0.01);
+  EXPECT_EQ(anila_cfg["sampler"]["type"], "anila");
+  EXPECT_EQ(anila_cfg["samplers"]["anila"]["threshold"].get<double>(), 2e-4);
+  EXPECT_EQ(anila_cfg["samplers"]["anila"]["step_size"].get<double>(), 0.01);
+  Json summary = load_json_file(tmp / "cmp/langevin/seed0/summary.json");
+  EXPECT_EQ(summary["sampler_settings"]["step_size"].get<double>(), 0.003);
 }

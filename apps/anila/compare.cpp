@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "anila/config.h"
+#include "anila/samplers/registry.h"
 #include "anila/train/experiment.h"
 #include "cli.h"
 
@@ -9,7 +10,7 @@ namespace anila::cli {
 
 namespace {
 struct CompareArgs {
-  std::string config, out, samplers = "langevin,anila";
+  std::string config, out, samplers = kDefaultComparedSamplers;
   std::vector<std::string> sets;
   std::string device;
   int64_t seeds = 1, jobs = 0;

@@ -115,10 +115,7 @@ void add_sample(CLI::App& app) {
         }
       }
       GenerateOptions g;
-      g.sampler = run.config["sampler"];
-      if (sets.contains("sampler")) {
-        for (auto& [k, v] : sets["sampler"].items()) g.sampler[k] = v;
-      }
+      if (sets.contains("sampler")) g.sampler = sets["sampler"];
       if (samplers_opt->count() > 0) g.samplers = split_commas(args->samplers);
       if (samplers_opt->count() > 0 && g.samplers.empty()) {
         throw UserError("--samplers: give at least one sampler");
@@ -146,9 +143,10 @@ void add_sample(CLI::App& app) {
       return;
     }
     if (init_opt->count() > 0) throw UserError("--init: only for image checkpoints");
-    if (!sets.contains("sampler")) sets["sampler"] = Json::object();
-    if (!sets["sampler"].contains("noise_scale")) {
-      sets["sampler"]["noise_scale"] = std::sqrt(run.temperature);
+    // Each sampler starts from the run's settings for its type (samplers.<type>).
+    check_sampler_list(so.samplers, "--samplers");
+    for (const auto& name : so.samplers) {
+      so.base_settings[name] = resolve_sampler(run.config, name).to_json();
     }
     so.sampler_config = sets;
     so.out_dir = args->out.empty() ? run.dir + "/sample" : args->out;
@@ -159,7 +157,9 @@ void add_sample(CLI::App& app) {
     problem.sample_shape = {2};
     auto chains = run.chains;
     problem.init = [chains](int64_t C, at::Generator& gen) { return chains->noise(C, gen); };
-    const double eps = sets["sampler"]["noise_scale"].get<double>();
+    const double eps = sets.contains("sampler") && sets["sampler"].contains("noise_scale")
+                           ? sets["sampler"]["noise_scale"].get<double>()
+                           : std::sqrt(run.temperature);
     auto model = run.model;
     problem.contour_field = [model, eps](const at::Tensor& x) {
       at::NoGradGuard no_grad;

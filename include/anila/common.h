@@ -12,13 +12,14 @@
 
 #include <ATen/core/Generator.h>
 #include <c10/core/Device.h>
+#include <c10/util/ArrayRef.h>
 #include <nlohmann/json.hpp>
 
 namespace anila {
 
 using Json = nlohmann::json;
 
-// Exit codes of the `anila` command (DESIGN.md §4).
+// Exit codes of the `anila` command (docs/configs.md).
 constexpr int kExitOk = 0;
 constexpr int kExitUserError = 2;
 constexpr int kExitDiverged = 3;
@@ -34,6 +35,9 @@ class DivergedError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// "[a, b, c]": a tensor shape for messages.
+std::string shape_text(c10::IntArrayRef sizes);
 
 // A random generator for `device` seeded with `seed` (CPU or CUDA). All random
 // draws in the library take an explicit generator so runs are reproducible.

@@ -1,7 +1,7 @@
 // config.h — reading JSON config sections with defaults, types, ranges and
 // helpful errors.
 //
-// A config is one JSON object with a section per module (DESIGN.md §4). Each
+// A config is one JSON object with a section per module (docs/configs.md). Each
 // component reads its section through a `ConfigReader`, which
 //   * returns the default when a key is absent,
 //   * throws UserError("sampler.step_size: expected a number, got \"abc\"") on a wrong type,
@@ -55,6 +55,8 @@ class ConfigReader {
   std::vector<int64_t> int_list(const std::string& key, const std::vector<int64_t>& def);
   // A nested object (null when absent); marks the key as known.
   Json object(const std::string& key);
+  // Any JSON value, unchecked (null when absent); marks the key as known.
+  Json raw(const std::string& key);
   bool has(const std::string& key) const;
   // Marks keys as valid without reading them (handled elsewhere).
   void allow(const std::vector<std::string>& keys);

@@ -19,12 +19,6 @@ std::vector<int64_t> batch_shape(int64_t M, const std::vector<int64_t>& sample_s
   return shape;
 }
 
-std::string shape_text(at::IntArrayRef sizes) {
-  std::ostringstream s;
-  s << sizes;
-  return s.str();
-}
-
 std::string dtype_text(at::ScalarType t) {
   switch (t) {
     case at::kFloat:

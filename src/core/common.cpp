@@ -11,6 +11,12 @@
 
 namespace anila {
 
+std::string shape_text(c10::IntArrayRef sizes) {
+  std::string s = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
+  return s + "]";
+}
+
 at::Generator make_generator(uint64_t seed, const c10::Device& device) {
   if (device.is_cuda()) {
     auto gen = at::globalContext().defaultGenerator(device).clone();

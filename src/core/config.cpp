@@ -189,6 +189,11 @@ std::vector<int64_t> ConfigReader::int_list(const std::string& key,
   return out;
 }
 
+Json ConfigReader::raw(const std::string& key) {
+  const Json* v = get(key);
+  return v ? *v : Json();
+}
+
 Json ConfigReader::object(const std::string& key) {
   const Json* v = get(key);
   if (!v) return Json();

@@ -14,6 +14,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -356,6 +359,27 @@ at::Tensor sample_images(const ImageDataset& data, int64_t M, at::Generator& gen
   TORCH_CHECK(gen.defined() && gen.device().is_cpu(), "sample_images: expected a CPU generator");
   const at::Tensor index = at::randint(data.images.size(0), {M}, gen, at::kLong);
   return data.images.index_select(0, index);
+}
+
+std::shared_ptr<ImageDataset> load_image_dataset_shared(const Json& section,
+                                                        const std::string& path) {
+  // Key: the section without the trainer's data noise (it does not change the images).
+  Json key_json = section;
+  if (key_json.is_object()) key_json.erase("noise");
+  const std::string key = key_json.dump();
+  static std::mutex mutex;
+  static std::map<std::string, std::weak_ptr<ImageDataset>> loaded;
+  static std::shared_ptr<ImageDataset> last;  // kept alive between the runs of one command
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto hit = loaded[key].lock()) return hit;
+  }
+  auto data = std::make_shared<ImageDataset>(load_image_dataset(section, path));
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto raced = loaded[key].lock()) return raced;
+  loaded[key] = data;
+  last = data;
+  return data;
 }
 
 }  // namespace anila::data

@@ -55,12 +55,6 @@ constexpr int64_t kFeatureDim = 128;
 constexpr int64_t kClasses = 10;
 constexpr char kClassifierName[] = "fmnist-classifier";
 
-std::string shape_text(at::IntArrayRef sizes) {
-  std::string s = "[";
-  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
-  return s + "]";
-}
-
 // The most telling single line of a LibTorch error: TorchScript interpreter errors put
 // the cause ("RuntimeError: ...") on their last line, plain c10 errors on their only one.
 // TorchScript interpreter errors may also be plain std::runtime_errors (JITException).

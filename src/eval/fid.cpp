@@ -25,9 +25,7 @@ constexpr int64_t kChunkElements = int64_t{2} << 20;  // float64 entries per chu
 constexpr double kFdRoundOff = 1e-9;                  // relative size of a negative FD set to 0
 
 std::string shape_text(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
+  return anila::shape_text(t.sizes());
 }
 
 // UserError unless every value of x is finite (x real).

@@ -1,5 +1,5 @@
 // grid2d.cpp — exact grid evaluation of 2D energy models and sample-quality distances
-// (see anila/eval/grid2d.h, DESIGN.md §2 "Exact evaluation in 2D").
+// (see anila/eval/grid2d.h and docs/metrics.md, "Exact evaluation in 2D").
 //
 // Notation: R cells per axis, Δ = dx·dy cell area, g a cell centre, f the model's log
 // unnormalised density, T its temperature, log Z = logsumexp_g(f(g)/T) + log Δ.

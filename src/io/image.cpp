@@ -280,18 +280,21 @@ Image compose(const std::vector<std::vector<Panel>>& rows,
 
 // ---- PNG ---------------------------------------------------------------------
 
-void write_png(const Image& image, const std::string& path) {
-  if (image.width() == 0 || image.height() == 0) {
-    throw UserError("cannot write PNG " + path + ": the image is empty");
-  }
+std::string encode_png(const Image& image, const std::string& what) {
+  if (image.width() == 0 || image.height() == 0) throw UserError(what + ": the image is empty");
   std::string bytes;
   auto sink = [](void* context, void* data, int size) {
     static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
   };
   if (!stbi_write_png_to_func(sink, &bytes, image.width(), image.height(), /*comp=*/3, image.data(),
                               /*stride_in_bytes=*/image.width() * 3)) {
-    throw UserError("cannot write PNG " + path + ": PNG encoding failed");
+    throw UserError(what + ": PNG encoding failed");
   }
+  return bytes;
+}
+
+void write_png(const Image& image, const std::string& path) {
+  const std::string bytes = encode_png(image, "cannot write PNG " + path);
   detail::write_file_atomic(path, {std::string_view(bytes)}, "PNG ");
 }
 

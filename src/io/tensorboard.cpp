@@ -15,8 +15,6 @@
 #include <cstring>
 #include <filesystem>
 
-#include <stb_image_write.h>
-
 #include "anila/common.h"
 #include "anila/io/files.h"
 #include "anila/io/image.h"
@@ -110,21 +108,6 @@ std::string summary_event(const std::string& value, int64_t step, double wall_ti
   put_varint_field(&event, kEventStep, static_cast<uint64_t>(step));
   put_bytes_field(&event, kEventSummary, summary);
   return event;
-}
-
-std::string encode_png(const Image& image, const std::string& tag) {
-  if (image.width() == 0 || image.height() == 0) {
-    throw UserError("TensorBoard image " + tag + ": the image is empty");
-  }
-  std::string bytes;
-  auto sink = [](void* context, void* data, int size) {
-    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
-  };
-  if (!stbi_write_png_to_func(sink, &bytes, image.width(), image.height(), /*comp=*/3, image.data(),
-                              /*stride_in_bytes=*/image.width() * 3)) {
-    throw UserError("TensorBoard image " + tag + ": PNG encoding failed");
-  }
-  return bytes;
 }
 
 std::string hostname() {
@@ -392,7 +375,7 @@ void TensorBoardWriter::add_image(const std::string& tag, const Image& image, in
   put_varint_field(&img, kImageHeight, static_cast<uint64_t>(image.height()));
   put_varint_field(&img, kImageWidth, static_cast<uint64_t>(image.width()));
   put_varint_field(&img, kImageColorspace, kColorspaceRgb);
-  put_bytes_field(&img, kImageEncoded, encode_png(image, tag));
+  put_bytes_field(&img, kImageEncoded, encode_png(image, "TensorBoard image " + tag));
   std::string v;
   put_bytes_field(&v, kValueTag, tag);
   put_bytes_field(&v, kValueImage, img);

@@ -11,6 +11,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include "anila/config.h"
 
 namespace anila {
 
@@ -76,6 +77,31 @@ void AnilaSampler::step(ChainState& state, const LogDensity& logp, at::Generator
     z = state.z + drift + sd * xi;
   }
   accept_move(state, z, logp);
+}
+
+void parse_anila_options(ConfigReader& r, SamplerOptions& o) {
+  o.threshold = r.number("threshold", o.threshold, Range::positive());
+  o.anisotropy = r.choice("anisotropy", o.anisotropy, {"both", "noise", "drift"});
+  o.norm = r.choice("norm", o.norm, {"element", "pixel", "sample"});
+}
+
+void write_anila_options(const SamplerOptions& o, Json& out) {
+  out["threshold"] = o.threshold;
+  out["anisotropy"] = o.anisotropy;
+  out["norm"] = o.norm;
+}
+
+SamplerSpec anila_spec() {
+  SamplerSpec s;
+  s.type = "anila";
+  s.summary = "anisotropic Langevin: γ = b/max(b, |∇f|), z' = z + (sγ/2)∇f + ε√(sγ) ξ";
+  s.counterpart = "anila-mh";
+  s.keys = {"threshold", "anisotropy", "norm"};
+  s.diagnostics = {"gamma", "gamma_lt1"};
+  s.parse = parse_anila_options;
+  s.to_json = write_anila_options;
+  s.make = [](const SamplerOptions& o) { return std::make_shared<AnilaSampler>(o); };
+  return s;
 }
 
 }  // namespace anila

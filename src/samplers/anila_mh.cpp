@@ -73,4 +73,19 @@ void AnilaMhSampler::step(ChainState& state, const LogDensity& logp, at::Generat
                     stats);
 }
 
+SamplerSpec anila_mh_spec() {
+  SamplerSpec s;
+  s.type = "anila-mh";
+  s.summary = "AniLA proposal N(z + (sγ/2)∇f, ε² s γ), accepted for exp(f/ε²)";
+  s.metropolis = true;
+  s.counterpart = "anila";
+  s.target_accept = 0.574;
+  s.keys = {"threshold", "anisotropy", "norm"};
+  s.diagnostics = {"accept"};
+  s.parse = parse_anila_options;
+  s.to_json = write_anila_options;
+  s.make = [](const SamplerOptions& o) { return std::make_shared<AnilaMhSampler>(o); };
+  return s;
+}
+
 }  // namespace anila

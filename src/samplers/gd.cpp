@@ -13,4 +13,13 @@ void GdSampler::step(ChainState& state, const LogDensity& logp, at::Generator& g
   accept_move(state, state.z + (options_.step_size / 2) * state.grad, logp);
 }
 
+SamplerSpec gd_spec() {
+  SamplerSpec s;
+  s.type = "gd";
+  s.summary = "noise-free gradient ascent: z' = z + (s/2)∇f (noise_scale only sets T)";
+  s.counterpart = "mala";
+  s.make = [](const SamplerOptions& o) { return std::make_shared<GdSampler>(o); };
+  return s;
+}
+
 }  // namespace anila

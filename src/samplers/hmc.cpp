@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <ATen/ATen.h>
+#include "anila/config.h"
 
 #include "samplers/per_chain.h"
 
@@ -55,6 +56,50 @@ void HmcSampler::step(ChainState& state, const LogDensity& logp, at::Generator& 
   Trajectory t = leapfrog(state, p, logp);
   at::Tensor log_alpha = hamiltonian(state.f, p) - hamiltonian(t.end.f, t.p);
   metropolis_update(state, t.end, log_alpha.to(at::kDouble), gen, stats);
+}
+
+namespace {
+
+void parse_hmc_options(ConfigReader& r, SamplerOptions& o) {
+  o.leapfrog_steps = r.integer("leapfrog_steps", o.leapfrog_steps, {1, 10000});
+  if (!r.has("mass")) return;
+  const Json m = r.raw("mass");
+  bool ok = m.is_number() || (m.is_array() && !m.empty());
+  if (m.is_number()) {
+    o.mass = {m.get<double>()};
+  } else if (ok) {
+    for (const auto& v : m) {
+      if (!v.is_number())
+        ok = false;
+      else
+        o.mass.push_back(v.get<double>());
+    }
+  }
+  for (double v : o.mass) ok = ok && v > 0;
+  if (!ok) {
+    throw UserError(r.key_path("mass") + ": expected a positive number or a list of them, got " +
+                    describe_json(m));
+  }
+}
+
+}  // namespace
+
+SamplerSpec hmc_spec() {
+  SamplerSpec s;
+  s.type = "hmc";
+  s.summary = "Hamiltonian Monte Carlo: L leapfrog steps of size h on U = −f/ε², then MH";
+  s.metropolis = true;
+  s.target_accept = 0.8;
+  s.keys = {"leapfrog_steps", "mass"};
+  s.diagnostics = {"accept"};
+  s.parse = parse_hmc_options;
+  s.to_json = [](const SamplerOptions& o, Json& out) {
+    out["leapfrog_steps"] = o.leapfrog_steps;
+    if (!o.mass.empty()) out["mass"] = o.mass;
+  };
+  s.make = [](const SamplerOptions& o) { return std::make_shared<HmcSampler>(o); };
+  s.gradients_per_step = [](const SamplerOptions& o) { return o.leapfrog_steps; };
+  return s;
 }
 
 }  // namespace anila

@@ -19,4 +19,13 @@ void LangevinSampler::step(ChainState& state, const LogDensity& logp, at::Genera
   accept_move(state, z, logp);
 }
 
+SamplerSpec langevin_spec() {
+  SamplerSpec s;
+  s.type = "langevin";
+  s.summary = "unadjusted Langevin: z' = z + (s/2)∇f + ε√s ξ";
+  s.counterpart = "mala";
+  s.make = [](const SamplerOptions& o) { return std::make_shared<LangevinSampler>(o); };
+  return s;
+}
+
 }  // namespace anila

@@ -32,4 +32,16 @@ void MalaSampler::step(ChainState& state, const LogDensity& logp, at::Generator&
   metropolis_update(state, prop, log_alpha.to(at::kDouble), gen, stats);
 }
 
+SamplerSpec mala_spec() {
+  SamplerSpec s;
+  s.type = "mala";
+  s.summary = "Metropolis-adjusted Langevin: the Langevin proposal, accepted for exp(f/ε²)";
+  s.metropolis = true;
+  s.counterpart = "langevin";
+  s.target_accept = 0.574;
+  s.diagnostics = {"accept"};
+  s.make = [](const SamplerOptions& o) { return std::make_shared<MalaSampler>(o); };
+  return s;
+}
+
 }  // namespace anila

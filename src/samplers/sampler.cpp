@@ -1,4 +1,5 @@
-// sampler.cpp — ChainState, SamplerStats, option parsing and the sampler factory.
+// sampler.cpp — ChainState, SamplerStats, option parsing, the factory and the
+// per-sampler settings of a run config.
 #include "anila/samplers/sampler.h"
 
 #include <algorithm>
@@ -7,12 +8,7 @@
 #include <ATen/ATen.h>
 
 #include "anila/config.h"
-#include "anila/samplers/anila.h"
-#include "anila/samplers/anila_mh.h"
-#include "anila/samplers/gd.h"
-#include "anila/samplers/hmc.h"
-#include "anila/samplers/langevin.h"
-#include "anila/samplers/mala.h"
+#include "anila/samplers/registry.h"
 
 namespace anila {
 
@@ -40,32 +36,33 @@ Json SamplerStats::summary() const {
   return j;
 }
 
+const SamplerSpec& SamplerOptions::spec() const {
+  return sampler_spec(type);
+}
+
 double SamplerOptions::adapt_target() const {
-  if (target_accept > 0) return target_accept;
-  return type == "hmc" ? 0.8 : 0.574;
+  return target_accept > 0 ? target_accept : spec().target_accept;
 }
 
 bool SamplerOptions::metropolis() const {
-  return type == "mala" || type == "anila-mh" || type == "hmc";
+  return spec().metropolis;
 }
 
 Json SamplerOptions::to_json() const {
+  const SamplerSpec& s = spec();
   Json j = {{"type", type}, {"step_size", step_size}, {"noise_scale", noise_scale}};
-  if (type == "anila" || type == "anila-mh") {
-    j["threshold"] = threshold;
-    j["anisotropy"] = anisotropy;
-    j["norm"] = norm;
-  }
-  if (type == "hmc") {
-    j["leapfrog_steps"] = leapfrog_steps;
-    if (!mass.empty()) j["mass"] = mass;
-  }
-  if (metropolis()) j["target_accept"] = adapt_target();
+  if (s.to_json) s.to_json(*this, j);
+  if (s.metropolis) j["target_accept"] = adapt_target();
   if (clamp_min < clamp_max) {
     j["clamp_min"] = clamp_min;
     j["clamp_max"] = clamp_max;
   }
   return j;
+}
+
+int64_t Sampler::gradients_per_step() const {
+  const SamplerSpec& s = spec();
+  return s.gradients_per_step ? s.gradients_per_step(options_) : 1;
 }
 
 void Sampler::run(ChainState& state, const LogDensity& logp, int64_t steps, at::Generator& gen,
@@ -106,61 +103,70 @@ void Sampler::metropolis_update(ChainState& state, const ChainState& proposal, a
 }
 
 std::vector<std::string> sampler_types() {
-  return {"langevin", "anila", "mala", "anila-mh", "hmc", "gd"};
+  std::vector<std::string> names;
+  for (const auto& spec : sampler_registry()) names.push_back(spec.type);
+  return names;
 }
 
 void check_sampler_list(const std::vector<std::string>& names, const std::string& what) {
   if (names.empty()) throw UserError(what + ": give at least one sampler");
-  const auto valid = sampler_types();
-  for (const auto& name : names) {
-    if (std::find(valid.begin(), valid.end(), name) == valid.end()) {
-      std::string hint = closest_match(name, valid);
-      throw UserError(what + ": unknown sampler \"" + name + "\"" +
-                      (hint.empty() ? "" : " (did you mean " + hint + "?)") +
-                      "; allowed: " + join(valid));
+  for (const auto& name : names) sampler_spec(name, what);
+}
+
+namespace {
+
+bool contains(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// A key of `section` that `spec` does not read but another type does gets a
+// message saying whose key it is and where it goes (keys no type reads are
+// left to ConfigReader::finish, which suggests the closest valid key).
+void reject_foreign_keys(const Json& section, const SamplerSpec& spec, const std::string& path) {
+  const auto own = common_sampler_keys(spec);
+  for (auto it = section.begin(); it != section.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "type" || contains(own, key) || contains(spec.keys, key)) continue;
+    std::vector<std::string> owners;
+    for (const auto& other : sampler_registry()) {
+      if (contains(other.keys, key) || contains(common_sampler_keys(other), key))
+        owners.push_back(other.type);
     }
+    if (owners.empty()) continue;
+    throw UserError(path + "." + key + ": not an option of " + spec.type + " (a key of " +
+                    join(owners) + "); set it for one type as samplers." + owners[0] + "." + key);
   }
 }
 
+}  // namespace
+
+std::vector<std::string> common_sampler_keys(const SamplerSpec& spec) {
+  std::vector<std::string> keys = {"step_size", "noise_scale", "clamp_min", "clamp_max"};
+  if (spec.metropolis) keys.push_back("target_accept");
+  return keys;
+}
+
 SamplerOptions parse_sampler_options(const Json& section, const std::string& path) {
+  if (!section.is_null() && !section.is_object()) {
+    throw UserError(path + ": expected an object {...}, got " + describe_json(section));
+  }
   ConfigReader r(section, path);
   SamplerOptions o;
-  o.type = r.choice("type", o.type, sampler_types());
+  o.type = r.string("type", o.type);
+  const SamplerSpec& spec = sampler_spec(o.type, r.key_path("type"));
   o.step_size = r.number("step_size", o.step_size, Range::positive());
   o.noise_scale = r.number("noise_scale", o.noise_scale, Range::non_negative());
-  // AniLA keys are accepted for every type (so `--set sampler.type=langevin`
-  // works on an AniLA config) but only AniLA reads them.
-  o.threshold = r.number("threshold", o.threshold, Range::positive());
-  o.anisotropy = r.choice("anisotropy", o.anisotropy, {"both", "noise", "drift"});
-  o.norm = r.choice("norm", o.norm, {"element", "pixel", "sample"});
-  o.leapfrog_steps = r.integer("leapfrog_steps", o.leapfrog_steps, {1, 10000});
-  o.target_accept = r.number("target_accept", o.target_accept, {-1, 1});
-  if (o.target_accept != -1 && !(o.target_accept > 0 && o.target_accept < 1)) {
-    throw UserError(r.key_path("target_accept") + ": must be in (0, 1), got " +
-                    std::to_string(o.target_accept));
-  }
-  r.allow({"mass"});
-  if (r.has("mass")) {
-    const Json& m = section["mass"];
-    bool ok = m.is_number() || (m.is_array() && !m.empty());
-    if (m.is_number()) {
-      o.mass = {m.get<double>()};
-    } else if (ok) {
-      for (const auto& v : m) {
-        if (!v.is_number())
-          ok = false;
-        else
-          o.mass.push_back(v.get<double>());
-      }
-    }
-    for (double v : o.mass) ok = ok && v > 0;
-    if (!ok) {
-      throw UserError(r.key_path("mass") + ": expected a positive number or a list of them, got " +
-                      describe_json(m));
-    }
-  }
   o.clamp_min = r.number("clamp_min", o.clamp_min);
   o.clamp_max = r.number("clamp_max", o.clamp_max);
+  if (spec.metropolis) {
+    o.target_accept = r.number("target_accept", o.target_accept, {-1, 1});
+    if (o.target_accept != -1 && !(o.target_accept > 0 && o.target_accept < 1)) {
+      throw UserError(r.key_path("target_accept") + ": must be in (0, 1), got " +
+                      std::to_string(o.target_accept));
+    }
+  }
+  if (spec.parse) spec.parse(r, o);
+  if (!section.is_null()) reject_foreign_keys(section, spec, path);
   r.finish();
   if (o.noise_scale == 0) {
     throw UserError(path + ".noise_scale: must be > 0 (the target is exp(f/noise_scale^2)); " +
@@ -170,18 +176,129 @@ SamplerOptions parse_sampler_options(const Json& section, const std::string& pat
 }
 
 SamplerPtr make_sampler(const SamplerOptions& options) {
-  if (options.type == "langevin") return std::make_shared<LangevinSampler>(options);
-  if (options.type == "anila") return std::make_shared<AnilaSampler>(options);
-  if (options.type == "mala") return std::make_shared<MalaSampler>(options);
-  if (options.type == "anila-mh") return std::make_shared<AnilaMhSampler>(options);
-  if (options.type == "hmc") return std::make_shared<HmcSampler>(options);
-  if (options.type == "gd") return std::make_shared<GdSampler>(options);
-  throw UserError("sampler.type: unknown sampler \"" + options.type +
-                  "\"; allowed: " + join(sampler_types()));
+  return options.spec().make(options);
 }
 
 SamplerPtr make_sampler(const Json& section, const std::string& path) {
   return make_sampler(parse_sampler_options(section, path));
+}
+
+// ---- the sampler of a run config ----
+
+namespace {
+
+// config[key] as an object (empty when absent); UserError naming key otherwise.
+Json section_of(const Json& config, const char* key) {
+  if (!config.is_object() || !config.contains(key) || config[key].is_null()) return Json::object();
+  if (!config[key].is_object()) {
+    throw UserError(std::string(key) + ": expected an object {...}, got " +
+                    describe_json(config[key]));
+  }
+  return config[key];
+}
+
+Json merged(Json base, const Json& over) {
+  for (auto it = over.begin(); it != over.end(); ++it) base[it.key()] = it.value();
+  return base;
+}
+
+// samplers.<t> for every t, checked: registered types, objects, valid keys alone.
+Json checked_samplers(const Json& config) {
+  Json samplers = section_of(config, "samplers");
+  for (auto it = samplers.begin(); it != samplers.end(); ++it) {
+    const std::string path = "samplers." + it.key();
+    sampler_spec(it.key(), "samplers");
+    if (!it.value().is_object()) {
+      throw UserError(path + ": expected an object of " + it.key() + "'s settings, got " +
+                      describe_json(it.value()));
+    }
+    if (it.value().contains("type")) {
+      throw UserError(path + ".type: not needed (the key " + it.key() + " names the type)");
+    }
+    parse_sampler_options(merged(it.value(), {{"type", it.key()}}), path);
+  }
+  return samplers;
+}
+
+}  // namespace
+
+SamplerOptions resolve_sampler(const Json& config, const std::string& type, const Json& extra) {
+  const Json sampler = section_of(config, "sampler");
+  const Json samplers = checked_samplers(config);
+  Json given = extra.is_object() ? merged(sampler, extra) : sampler;
+  std::string name = type;
+  if (name.empty()) {
+    name = "anila";
+    if (given.contains("type")) {
+      if (!given["type"].is_string()) {
+        throw UserError("sampler.type: expected a string, got " + describe_json(given["type"]));
+      }
+      name = given["type"].get<std::string>();
+    }
+  }
+  sampler_spec(name, type.empty() ? "sampler.type" : "sampler");
+  given.erase("type");
+  // Each layer is validated on its own first, so an error names the section it is in.
+  const Json own = samplers.contains(name) ? samplers[name] : Json::object();
+  parse_sampler_options(merged(given, {{"type", name}}), "sampler");
+  return parse_sampler_options(merged(merged(own, given), {{"type", name}}), "sampler");
+}
+
+Json resolved_sampler_sections(const Json& config) {
+  const SamplerOptions ran = resolve_sampler(config);
+  Json sampler = section_of(config, "sampler");
+  sampler["type"] = ran.type;
+  Json out_samplers = Json::object();
+  const Json samplers = checked_samplers(config);
+  for (auto it = samplers.begin(); it != samplers.end(); ++it) {
+    Json one =
+        parse_sampler_options(merged(it.value(), {{"type", it.key()}}), "samplers." + it.key())
+            .to_json();
+    one.erase("type");
+    out_samplers[it.key()] = one;
+  }
+  Json what_ran = ran.to_json();
+  what_ran.erase("type");
+  out_samplers[ran.type] = what_ran;
+  return {{"sampler", sampler}, {"samplers", out_samplers}};
+}
+
+Json upgrade_run_config(const Json& config) {
+  if (!config.is_object() || config.contains("samplers")) return config;
+  const Json old = section_of(config, "sampler");
+  Json overrides = Json::object();
+  if (config.contains("compare") && config["compare"].is_object() &&
+      config["compare"].contains("overrides") && config["compare"]["overrides"].is_object()) {
+    overrides = config["compare"]["overrides"];
+  }
+  Json out = config;
+  if (out.contains("compare") && out["compare"].is_object()) out["compare"].erase("overrides");
+  const std::string type = old.value("type", std::string("anila"));
+  Json samplers = Json::object();
+  for (const SamplerSpec& spec : sampler_registry()) {
+    const auto common = common_sampler_keys(spec);
+    Json entry = Json::object();
+    for (auto it = old.begin(); it != old.end(); ++it) {
+      if (contains(common, it.key()) || contains(spec.keys, it.key())) entry[it.key()] = it.value();
+    }
+    if (overrides.contains(spec.type) && overrides[spec.type].is_object())
+      entry = merged(entry, overrides[spec.type]);
+    if (!entry.empty() || spec.type == type) samplers[spec.type] = entry;
+  }
+  out["sampler"] = {{"type", type}};
+  out["samplers"] = samplers;
+  return out;
+}
+
+void reject_compare_overrides(const Json& overrides) {
+  std::string example = "{\"samplers\": {\"langevin\": {\"step_size\": 1e-4}}}";
+  if (overrides.is_object() && !overrides.empty()) {
+    example = "{\"samplers\": " + overrides.dump() + "}";
+  }
+  throw UserError(
+      "compare.overrides: removed; per-sampler settings now live in a top-level \"samplers\" "
+      "section that every command uses (train, compare, sample, eval, ...): write " +
+      example + " and remove compare.overrides");
 }
 
 }  // namespace anila

@@ -14,9 +14,9 @@
 #include <fmt/format.h>
 
 #include "anila/data/images.h"
-#include "anila/samplers/sampler.h"
+#include "anila/samplers/registry.h"
 #include "anila/train/experiment.h"
-#include "train/setup.h"
+#include "anila/train/setup.h"
 
 namespace anila {
 
@@ -47,7 +47,7 @@ std::vector<std::string> split(const std::string& text) {
 std::shared_ptr<data::ImageDataset> bench_images(const Json& resolved, std::string* note) {
   const Json& section = resolved["data"];
   try {
-    return std::make_shared<data::ImageDataset>(data::load_image_dataset(section, "data"));
+    return data::load_image_dataset_shared(section, "data");
   } catch (const UserError& e) {
     std::vector<int64_t> shape = data::image_shape_hint(section);
     constexpr int64_t kStandIns = 512;
@@ -81,7 +81,8 @@ Json bench_config(const Json& config, const BenchOptions& options) {
   const int64_t iterations = pick(options.iterations, "iterations", 20);
   const int64_t repeats = pick(options.repeats, "repeats", 5);
   std::vector<std::string> samplers = options.samplers;
-  if (samplers.empty()) samplers = split(bench.value("samplers", std::string("langevin,anila")));
+  if (samplers.empty())
+    samplers = split(bench.value("samplers", std::string(kDefaultComparedSamplers)));
 
   Json out = {{"threads", at::get_num_threads()},
               {"device", resolved["device"]},
@@ -105,7 +106,7 @@ Json bench_config(const Json& config, const BenchOptions& options) {
   for (const auto& name : samplers) {
     Timed t;
     t.name = name;
-    Json cfg = config_for_sampler(config, name);  // as given: resolving drops other types' keys
+    Json cfg = config_for_sampler(config, name);
     cfg["train"]["batch_size"] = M;
     cfg["train"]["mcmc_steps"] = K;
     if (cfg.contains("chains") && cfg["chains"].value("bank_size", M) < M) {
@@ -148,7 +149,7 @@ Json bench_config(const Json& config, const BenchOptions& options) {
                 {"ms_per_step", step_s * 1e3},
                 {"ms_per_step_min", *std::min_element(t.per_step.begin(), t.per_step.end()) * 1e3},
                 {"us_per_step_per_chain", step_s * 1e6 / double(M)},
-                {"sampler", t.cfg["sampler"]}};
+                {"sampler", t.setup.sampler.to_json()}};
     const double flops = t.trainer->model()->forward_flops();
     if (flops > 0) {
       const double step_flops =

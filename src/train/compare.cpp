@@ -21,7 +21,7 @@
 #include "anila/io/image.h"
 #include "anila/samplers/sampler.h"
 #include "anila/train/experiment.h"
-#include "train/setup.h"
+#include "anila/train/setup.h"
 
 namespace fs = std::filesystem;
 
@@ -148,8 +148,6 @@ Json compare_samplers(const Json& config, const CompareOptions& options) {
       job.sampler = name;
       job.seed_index = i;
       job.dir = fmt::format("{}/{}/seed{}", options.out_dir, name, i);
-      // From the config as given, not the resolved one: resolving drops the keys
-      // the base sampler type does not use (e.g. AniLA's threshold under langevin).
       job.config = config_for_sampler(config, name);
       job.config["seed"] = base_seed + static_cast<uint64_t>(i);
       job.config = resolve_config(job.config);  // validate every run before starting any
@@ -233,7 +231,7 @@ Json compare_samplers(const Json& config, const CompareOptions& options) {
     csv_rows.push_back(csv_row);
     out_rows.push_back(jr);
   }
-  const double T0 = resolved["sampler"]["noise_scale"].get<double>();
+  const double T0 = resolve_sampler(resolved).noise_scale;
   std::string md = fmt::format(
       "# {}: sampler comparison\n\n{} seed(s) per sampler, {} iterations, K = {}, M = {}, "
       "chains: {}.\n\n",

@@ -29,10 +29,9 @@ Json evaluate_checkpoint(const std::string& checkpoint, const ImageEvalOptions& 
                     " is a 2D run; its model and sample metrics (kl, tv, sample_tv) are in "
                     "summary.json — anila eval measures image runs");
   }
-  const std::string name =
-      o.sampler.empty() ? run.config["sampler"]["type"].get<std::string>() : o.sampler;
-  const Json cfg = config_for_sampler(run.config, name);
-  SamplerPtr sampler = make_sampler(cfg["sampler"], "sampler");
+  const SamplerOptions sampler_options = resolve_sampler(run.config, o.sampler);
+  const std::string name = sampler_options.type;
+  SamplerPtr sampler = make_sampler(sampler_options);
   const int64_t steps = o.steps >= 0 ? o.steps : run.config["train"]["mcmc_steps"].get<int64_t>();
   std::string features = o.features;
   if (features.empty()) features = run.config["eval"].value("features", std::string());
@@ -62,7 +61,7 @@ Json evaluate_checkpoint(const std::string& checkpoint, const ImageEvalOptions& 
   result["features"] = metrics.extractor_name();
   result["n"] = o.n;
   result["reference"] = metrics.reference_size();
-  result["sampler"] = cfg["sampler"];
+  result["sampler"] = sampler_options.to_json();
   result["steps"] = steps;
   result["checkpoint"] = checkpoint;
   result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

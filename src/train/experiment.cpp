@@ -26,9 +26,9 @@
 #include "anila/io/tensorboard.h"
 #include "anila/models/energy.h"
 #include "anila/samplers/sampler.h"
+#include "anila/train/setup.h"
 #include "anila/train/trainer.h"
 #include "train/image_metrics.h"
-#include "train/setup.h"
 
 namespace fs = std::filesystem;
 
@@ -233,6 +233,7 @@ Json finish_images(Trainer& trainer, const RunSetup& s, const std::string& dir) 
   Json summary = {{"status", "completed"},
                   {"iterations", trainer.iteration()},
                   {"sampler", trainer.sampler()->name()},
+                  {"sampler_settings", trainer.sampler()->options().to_json()},
                   {"temperature", trainer.sampler()->temperature()},
                   {"energy_gap", gap},
                   {"samples", samples.size(0)}};
@@ -446,6 +447,7 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
   summary["status"] = "completed";
   summary["iterations"] = trainer.iteration();
   summary["sampler"] = sampler->name();
+  summary["sampler_settings"] = sampler->options().to_json();
   summary["data_log_density"] = report.data_log_density_exact ? "exact" : "kde_reference";
   summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   io::write_npy(dir + "/samples.npy", samples);
@@ -515,7 +517,7 @@ Json resume_experiment(const std::string& run_dir, const RunOptions& options) {
   if (!fs::exists(run_dir + "/checkpoints/last.pt")) {
     throw UserError("cannot resume " + run_dir + ": no checkpoint in " + run_dir + "/checkpoints");
   }
-  Json resolved = resolve_config(load_json_file(cfg));
+  Json resolved = resolve_config(upgrade_run_config(load_json_file(cfg)));
   RunOptions o = options;
   o.out_dir = run_dir;
   return run_in_folder(resolved, o, /*resume=*/true);
@@ -538,7 +540,7 @@ LoadedRun load_run(const std::string& path) {
                     ": not a run folder or a checkpoint inside one (expected RUN/config.json and "
                     "RUN/checkpoints/last.pt)");
   }
-  run.config = resolve_config(load_json_file(run.dir + "/config.json"));
+  run.config = resolve_config(upgrade_run_config(load_json_file(run.dir + "/config.json")));
   RunSetup setup = build_setup(run.config);
   auto trainer = make_trainer(setup, run.config);
   trainer->load_checkpoint(ckpt);
@@ -555,13 +557,10 @@ LoadedRun load_run(const std::string& path) {
   return run;
 }
 
-Json config_for_sampler(const Json& resolved, const std::string& sampler) {
-  Json c = resolved;
+Json config_for_sampler(const Json& config, const std::string& sampler) {
+  Json c = config;
+  if (!c.contains("sampler") || !c["sampler"].is_object()) c["sampler"] = Json::object();
   c["sampler"]["type"] = sampler;
-  if (c.contains("compare") && c["compare"].contains("overrides") &&
-      c["compare"]["overrides"].contains(sampler)) {
-    for (auto& [k, v] : c["compare"]["overrides"][sampler].items()) c["sampler"][k] = v;
-  }
   return c;
 }
 

@@ -25,10 +25,11 @@ namespace anila {
 namespace {
 
 // Human name of a shape: "1x28x28" (or "4, 1, 3, 3" with sep ", ").
-std::string shape_text(at::IntArrayRef shape, const std::string& sep = "x") {
+// "1x28x28": a sample shape C×H×W for messages.
+std::string dims_text(at::IntArrayRef shape) {
   std::vector<std::string> parts;
   for (int64_t s : shape) parts.push_back(std::to_string(s));
-  return join(parts, sep);
+  return join(parts, "x");
 }
 
 std::string run_name(const LoadedRun& run) {
@@ -55,11 +56,10 @@ void check_model_matches_config(const LoadedRun& run) {
   for (const auto& p : want) {
     const at::Tensor* t = have.find(p.key());
     if (!t || t->sizes() != p.value().sizes()) {
-      throw UserError(what +
-                      " does not match the configured model (different architecture?): " + p.key() +
-                      " is [" + (t ? shape_text(t->sizes(), ", ") : std::string("missing")) +
-                      "] in the checkpoint, [" + shape_text(p.value().sizes(), ", ") +
-                      "] in the run's config.json");
+      throw UserError(
+          what + " does not match the configured model (different architecture?): " + p.key() +
+          " is " + (t ? shape_text(t->sizes()) : std::string("missing")) + " in the checkpoint, " +
+          shape_text(p.value().sizes()) + " in the run's config.json");
     }
   }
   if (have.size() != want.size()) {
@@ -74,8 +74,8 @@ void check_image_run(const LoadedRun& run, const std::string& what) {
   if (!run.model) throw UserError(what + ": no model loaded");
   if (run.sample_shape.size() != 3) {
     throw UserError(what + ": run " + run_name(run) +
-                    " is not an image run (its samples have shape [" +
-                    shape_text(run.sample_shape) + "]); use anila sample for 2D runs");
+                    " is not an image run (its samples have shape [" + dims_text(run.sample_shape) +
+                    "]); use anila sample for 2D runs");
   }
   if (!run.chains) throw UserError(what + ": run " + run_name(run) + " has no chain source");
   check_model_matches_config(run);
@@ -96,19 +96,6 @@ int64_t resolve_steps(const LoadedRun& run, int64_t steps) {
     return c["train"]["mcmc_steps"].get<int64_t>();
   }
   return 100;
-}
-
-// The sampler section for `type` ("" = keep the base's type): the base section
-// (or the run's), its type replaced and compare.overrides.<type> applied.
-Json sampler_section(const LoadedRun& run, const Json& base, const std::string& type) {
-  Json config = run.config.is_object() ? run.config : Json::object();
-  if (!base.is_null()) {
-    config["sampler"] = base;
-  } else if (!config.contains("sampler")) {
-    config["sampler"] = Json::object();
-  }
-  if (type.empty()) return config["sampler"];
-  return config_for_sampler(config, type)["sampler"];
 }
 
 void prepare_output(const std::string& dir, bool force) {
@@ -158,8 +145,7 @@ Json generate_images(const LoadedRun& run, const GenerateOptions& o) {
   }
   std::vector<std::string> names = o.samplers;
   if (names.empty()) {
-    const Json base = sampler_section(run, o.sampler, "");
-    names.push_back(parse_sampler_options(base, "sampler").type);
+    names.push_back(resolve_sampler(run.config, "", o.sampler).type);
   }
   check_sampler_list(names, "samplers");
   for (size_t i = 0; i < names.size(); ++i) {
@@ -169,7 +155,7 @@ Json generate_images(const LoadedRun& run, const GenerateOptions& o) {
   }
   std::vector<SamplerPtr> samplers;
   for (const auto& name : names) {
-    samplers.push_back(make_sampler(sampler_section(run, o.sampler, name), name));
+    samplers.push_back(make_sampler(resolve_sampler(run.config, name, o.sampler)));
   }
   prepare_output(o.out_dir, o.force);
 
@@ -291,15 +277,15 @@ Json inpaint_images(const LoadedRun& run, const at::Tensor& images, const Inpain
   if (!images.defined() || images.dim() != 4 ||
       std::vector<int64_t>(images.sizes().begin() + 1, images.sizes().end()) != run.sample_shape) {
     throw UserError("inpaint: images have shape [" +
-                    (images.defined() ? shape_text(images.sizes()) : std::string()) +
+                    (images.defined() ? dims_text(images.sizes()) : std::string()) +
                     "] but the model of run " + run_name(run) + " takes [N, " +
-                    shape_text(run.sample_shape) + "]");
+                    dims_text(run.sample_shape) + "]");
   }
   const int64_t N = images.size(0);
   if (N < 1) throw UserError("inpaint: no images given");
   const int64_t K = resolve_steps(run, o.steps);
   if (!o.sampler_type.empty()) check_sampler_list({o.sampler_type}, "sampler");
-  SamplerPtr sampler = make_sampler(sampler_section(run, o.sampler, o.sampler_type), "sampler");
+  SamplerPtr sampler = make_sampler(resolve_sampler(run.config, o.sampler_type, o.sampler));
   const c10::Device device = run_device(run);
   const at::Tensor mask = make_inpaint_mask(o.mask, images.sizes().vec(), o.seed).to(device);
   prepare_output(o.out_dir, o.force);

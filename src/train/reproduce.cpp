@@ -24,6 +24,7 @@
 #include "anila/io/image.h"
 #include "anila/io/plot.h"
 #include "anila/io/report.h"
+#include "anila/samplers/registry.h"
 #include "anila/train/experiment.h"
 #include "anila/train/generate.h"
 
@@ -219,7 +220,7 @@ RunData read_run(const std::string& dir, const std::string& sampler, int64_t see
                : Json();
   };
   r.summary = read("summary.json");
-  r.config = read("config.json");
+  r.config = upgrade_run_config(read("config.json"));
   if (r.summary.is_discarded()) r.summary = Json();
   if (r.config.is_discarded()) r.config = Json();
   r.diverged = r.summary.is_object() && r.summary.value("status", "") == "diverged";
@@ -330,36 +331,26 @@ std::string status_text(const std::vector<const RunData*>& runs) {
   return out;
 }
 
-// Per-sampler settings as they ran (the seed-0 run's resolved sampler section).
-std::string sampler_settings(const Json& s) {
-  if (!s.is_object()) return "-";
-  const std::string type = s.value("type", "");
-  auto num = [&](const char* k) { return fmt::format("{:g}", s.value(k, 0.0)); };
-  std::string out;
-  if (type == "hmc") {
-    out = fmt::format("h = {}, L = {}, ε = {}", num("step_size"), s.value("leapfrog_steps", 0),
-                      num("noise_scale"));
-  } else if (type == "gd") {
-    out = fmt::format("s = {} (no noise)", num("step_size"));
-  } else {
-    out = fmt::format("s = {}, ε = {}", num("step_size"), num("noise_scale"));
+// Per-sampler settings as they ran (the seed-0 run's resolved sampler), every
+// key the type reads, as "key value" pairs.
+std::string sampler_settings(const SamplerOptions& o) {
+  std::vector<std::string> parts;
+  const Json settings = o.to_json();
+  for (auto& [key, value] : settings.items()) {
+    if (key == "type") continue;
+    parts.push_back(
+        key + " " +
+        (value.is_number() ? fmt::format("{:g}", value.get<double>()) : describe_json(value)));
   }
-  if (type == "anila" || type == "anila-mh") {
-    out += fmt::format(", b = {}, anisotropy {}, norm {}", num("threshold"),
-                       s.value("anisotropy", ""), s.value("norm", ""));
-  }
-  if (s.value("clamp_min", 0.0) < s.value("clamp_max", 0.0)) {
-    out += fmt::format(", z clamped to [{}, {}]", num("clamp_min"), num("clamp_max"));
-  }
-  return out;
+  return join(parts, ", ");
 }
 
-// ∇f evaluations per training iteration: K steps, L of them per HMC step.
+// ∇f evaluations per training iteration: K steps of gradients_per_step each.
 int64_t gradient_budget(const Json& config) {
-  if (!config.is_object()) return 0;
-  const int64_t K = config["train"]["mcmc_steps"].get<int64_t>();
-  const Json& s = config["sampler"];
-  return s.value("type", "") == "hmc" ? K * s.value("leapfrog_steps", int64_t{1}) : K;
+  const SamplerOptions o = resolve_sampler(config);
+  const SamplerSpec& spec = o.spec();
+  const int64_t per_step = spec.gradients_per_step ? spec.gradients_per_step(o) : 1;
+  return config["train"]["mcmc_steps"].get<int64_t>() * per_step;
 }
 
 // One line per sampler: the mean over seeds at every iteration where a seed has the metric.
@@ -473,7 +464,7 @@ Json reproduce(const std::string& name, const ReproduceOptions& o) {
   const Json compare = resolved.value("compare", Json::object());
   std::vector<std::string> samplers;
   {
-    std::stringstream in(compare.value("samplers", std::string("langevin,anila")));
+    std::stringstream in(compare.value("samplers", std::string(kDefaultComparedSamplers)));
     for (std::string item; std::getline(in, item, ',');)
       if (!item.empty()) samplers.push_back(item);
   }
@@ -627,8 +618,9 @@ Json reproduce(const std::string& name, const ReproduceOptions& o) {
             r->summary["seconds"].is_number())
           secs.push_back(r->summary["seconds"].get<double>());
       const Json& cfg = rs.front()->config;
-      rows.push_back({s, sampler_settings(cfg.is_object() ? cfg["sampler"] : Json()),
-                      std::to_string(gradient_budget(cfg)), status_text(rs),
+      const bool ok = cfg.is_object();
+      rows.push_back({s, ok ? sampler_settings(resolve_sampler(cfg)) : "-",
+                      ok ? std::to_string(gradient_budget(cfg)) : "0", status_text(rs),
                       mean_sd(secs, "{:.1f}")});
     }
     rep.table({"sampler", "settings (as run)", "∇f evaluations / iteration", "runs", "s/run"}, rows,
@@ -863,7 +855,8 @@ Json reproduce(const std::string& name, const ReproduceOptions& o) {
         "In the short-run regime (noise-initialised chains, K steps, small noise) the two "
         "disagree by design: a model can give good samples with a poor density and the other "
         "way round. Unadjusted AniLA is biased even for small steps (its chains target "
-        "exp(f/ε²)/γ, DESIGN.md §2), so its model learns f ≈ log p_data + log γ; AniLA-MH and "
+        "exp(f/ε²)/γ; see anila's docs/samplers.md), so its model learns f ≈ log p_data + log γ; "
+        "AniLA-MH and "
         "MALA remove the bias. The energy gap is mean f(data) − mean f(chains) on the training "
         "batch (near 0 when the model cannot tell chains from data); grad_abs is the mean "
         "|∇f| along the chains.");

@@ -18,6 +18,7 @@
 #include "anila/io/image.h"
 #include "anila/io/plot.h"
 #include "anila/samplers/adapt.h"
+#include "anila/samplers/registry.h"
 #include "anila/samplers/sampler.h"
 #include "anila/targets/analytic.h"
 
@@ -29,18 +30,44 @@ namespace {
 
 // The Metropolis-adjusted sampler whose adapted step an unadjusted one borrows.
 std::string counterpart(const std::string& type) {
-  if (type == "anila") return "anila-mh";
-  if (type == "langevin" || type == "gd") return "mala";
-  return "";
+  const SamplerSpec& spec = sampler_spec(type);
+  if (spec.metropolis || spec.counterpart.empty()) return "";
+  return sampler_spec(spec.counterpart).metropolis ? spec.counterpart : "";
+}
+
+// Whether some registered type reads `key` but `type` does not.
+bool foreign_key(const std::string& key, const std::string& type) {
+  const SamplerSpec& spec = sampler_spec(type);
+  const auto own = common_sampler_keys(spec);
+  auto in = [&](const std::vector<std::string>& v) {
+    return std::find(v.begin(), v.end(), key) != v.end();
+  };
+  if (key == "type" || in(own) || in(spec.keys)) return false;
+  for (const auto& other : sampler_registry()) {
+    if (in(other.keys) || in(common_sampler_keys(other))) return true;
+  }
+  return false;
+}
+
+// The keys the command line gives for `type`: "sampler" (every listed type; a
+// key only other types read, such as threshold for mala, is skipped for this
+// one) then "<type>".
+Json given_section(const SampleOptions& o, const std::string& type) {
+  Json j = Json::object();
+  for (const char* key : {"sampler", type.c_str()}) {
+    if (!o.sampler_config.contains(key)) continue;
+    const bool shared = std::string(key) == "sampler";
+    for (auto& [k, v] : o.sampler_config[key].items()) {
+      if (!(shared && foreign_key(k, type))) j[k] = v;
+    }
+  }
+  return j;
 }
 
 Json sampler_section(const SampleOptions& o, const std::string& type) {
-  Json j = {{"type", type}};
-  for (const char* key : {"sampler", type.c_str()}) {
-    if (o.sampler_config.contains(key)) {
-      for (auto& [k, v] : o.sampler_config[key].items()) j[k] = v;
-    }
-  }
+  Json j = o.base_settings.contains(type) ? o.base_settings[type] : Json::object();
+  const Json given = given_section(o, type);
+  for (auto& [k, v] : given.items()) j[k] = v;
   j["type"] = type;
   return j;
 }
@@ -185,9 +212,11 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
   for (size_t i : order) {
     const std::string& name = options.samplers[i];
     SamplerOptions so = parsed[i];
-    const Json section = sampler_section(options, name);
-    std::string step_note = section.contains("step_size") ? "given" : "default";
-    if (!so.metropolis() && !section.contains("step_size") && adapted.count(counterpart(name))) {
+    const bool given = given_section(options, name).contains("step_size");
+    const bool from_base =
+        options.base_settings.contains(name) && options.base_settings[name].contains("step_size");
+    std::string step_note = given ? "given" : from_base ? "run's" : "default";
+    if (!so.metropolis() && !given && adapted.count(counterpart(name))) {
       so.step_size = adapted[counterpart(name)];
       step_note = "from " + counterpart(name);
     }

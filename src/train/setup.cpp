@@ -1,5 +1,5 @@
-// setup.cpp — resolved config -> dataset, model, sampler, chains, trainer.
-#include "train/setup.h"
+// setup.cpp — config -> dataset, model, sampler, chains, trainer (see anila/train/setup.h).
+#include "anila/train/setup.h"
 
 #include <mutex>
 
@@ -8,7 +8,7 @@
 #include "anila/chains/chain_source.h"
 #include "anila/config.h"
 #include "anila/models/energy.h"
-#include "anila/samplers/sampler.h"
+#include "anila/samplers/registry.h"
 #include "train/image_metrics.h"
 
 namespace anila {
@@ -63,10 +63,7 @@ RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> ima
   Json data_json;
   if (data_section.contains("type") && data_section["type"].is_string() &&
       data::is_image_dataset_type(data_section["type"].get<std::string>())) {
-    s.images =
-        images
-            ? images
-            : std::make_shared<data::ImageDataset>(data::load_image_dataset(data_section, "data"));
+    s.images = images ? images : data::load_image_dataset_shared(data_section, "data");
     const auto sizes = s.images->images.sizes();
     s.sample_shape = {sizes[1], sizes[2], sizes[3]};
     data_json = data_section;
@@ -79,7 +76,8 @@ RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> ima
     s.data_noise = dr.number("noise", 0.0, Range::non_negative());
   }
   EnergyModelPtr model = make_model(top.object("model"), s.sample_shape, "model");
-  SamplerOptions sampler = parse_sampler_options(top.object("sampler"), "sampler");
+  top.allow({"sampler", "samplers"});
+  s.sampler = resolve_sampler(config);
   ChainOptions chains = parse_chain_options(top.object("chains"), "chains");
   s.train = parse_train_options(top.object("train"), "train");
   s.train.data_noise = s.data_noise;
@@ -98,22 +96,10 @@ RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> ima
   Json compare = top.object("compare");
   {
     ConfigReader cr(compare, "compare");
-    Json overrides = cr.object("overrides");
-    cr.string("samplers", "langevin,anila");
+    if (cr.has("overrides")) reject_compare_overrides(cr.object("overrides"));
+    cr.string("samplers", kDefaultComparedSamplers);
     cr.integer("seeds", 1, Range::at_least(1));
     cr.finish();
-    if (!overrides.is_null()) {
-      for (auto it = overrides.begin(); it != overrides.end(); ++it) {
-        Json trial = sampler.to_json();
-        trial["type"] = it.key();
-        if (!it.value().is_object()) {
-          throw UserError("compare.overrides." + it.key() + ": expected an object of sampler keys");
-        }
-        for (auto kv = it.value().begin(); kv != it.value().end(); ++kv)
-          trial[kv.key()] = kv.value();
-        parse_sampler_options(trial, "compare.overrides." + it.key());
-      }
-    }
   }
   Json bench = top.object("bench");
   {
@@ -122,7 +108,7 @@ RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> ima
     br.integer("mcmc_steps", s.train.mcmc_steps, Range::at_least(1));
     br.integer("iterations", 20, Range::at_least(1));
     br.integer("repeats", 5, Range::at_least(1));
-    br.string("samplers", "langevin,anila");
+    br.string("samplers", kDefaultComparedSamplers);
     br.finish();
   }
   top.finish();
@@ -140,10 +126,11 @@ RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> ima
               {"tf32", s.tf32},
               {"data", data_json},
               {"model", model->to_json()},
-              {"sampler", sampler.to_json()},
               {"chains", chains.to_json()},
               {"train", s.train.to_json()},
               {"eval", s.eval.to_json()}};
+  const Json sampler_sections = resolved_sampler_sections(config);
+  for (auto& [key, section] : sampler_sections.items()) s.config[key] = section;
   if (config.contains("name")) s.config["name"] = config["name"];
   if (!compare.is_null()) s.config["compare"] = compare;
   if (!bench.is_null()) s.config["bench"] = bench;
@@ -170,7 +157,7 @@ std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved) {
   if (s.device.is_cuda()) set_cuda_tf32(s.tf32);
   at::Generator gen = make_generator(s.seed, s.device);
   at::Generator init_gen = make_generator(s.seed + 1, s.device);
-  SamplerPtr sampler = make_sampler(resolved["sampler"], "sampler");
+  SamplerPtr sampler = make_sampler(s.sampler);
   EnergyModelPtr model;
   {
     // Parameter initialisation draws on the global generator: seed it, and keep
@@ -193,6 +180,10 @@ std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved) {
     return images ? data::sample_images(*images, M, cpu) : data->sample(M, cpu);
   };
   return std::make_unique<Trainer>(model, sampler, chains, data_fn, s.train, gen, s.device);
+}
+
+std::unique_ptr<Trainer> make_trainer(const RunSetup& setup) {
+  return make_trainer(setup, setup.config);
 }
 
 }  // namespace anila

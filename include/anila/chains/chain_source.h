@@ -1,4 +1,5 @@
-// chain_source.h — where each training iteration's M chains start (DESIGN.md §2).
+// chain_source.h — where each training iteration's M chains start (docs/architecture.md,
+// "Training").
 //
 //   noise       fresh uniform [-scale, scale] or Gaussian N(0, scale²) every
 //               iteration (short-run MCMC)

@@ -4,7 +4,7 @@
 // float64 [n]. Toy densities are infinite-data generators; a CSV dataset
 // resamples its points with replacement.
 //
-// Types (DESIGN.md §4 names, defined in docs/datasets.md):
+// Types (public config names, defined in docs/datasets.md):
 //   rings, gmm, 8gaussians, 25gaussians, checkerboard   exact closed form
 //   moons, swissroll, 2spirals                          exact up to quadrature
 //                                                       over the curve parameter

@@ -45,6 +45,7 @@
 //   at::Tensor x = anila::data::sample_images(data, 64, gen);   // [64, 1, 28, 28]
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,14 @@ extern const char* kDefaultFashionMnistPath;
 // dotted name for messages. UserError (one line, naming the file or key) on a
 // bad option, a missing or malformed file, or when nothing usable remains.
 ImageDataset load_image_dataset(const Json& section, const std::string& path = "data");
+
+// The same, loaded once per process: later calls with an equal section (data
+// noise aside) share the first call's dataset, so the runs of one `anila
+// compare`, and a config's validation and its run, decode the files once. The
+// most recently loaded dataset stays in memory; others while someone holds them.
+// Treat the result as read-only.
+std::shared_ptr<ImageDataset> load_image_dataset_shared(const Json& section,
+                                                        const std::string& path = "data");
 
 // The valid values of data.type for image data: {"idx", "cifar10", "image_folder"}.
 std::vector<std::string> image_dataset_types();

@@ -1,5 +1,5 @@
 // grid2d.h — exact evaluation of 2D energy models on a grid, and sample-quality
-// distances (DESIGN.md §2, "Exact evaluation in 2D").
+// distances (docs/metrics.md, "Exact evaluation in 2D").
 //
 // Notation: f is the model's log unnormalised density, T = ε² its temperature,
 // p_θ(x) = exp(f(x)/T) / Z. On an R×R grid of cell centres over a box with

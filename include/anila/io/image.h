@@ -83,6 +83,9 @@ struct Panel {
 Image compose(const std::vector<std::vector<Panel>>& rows,
               const std::vector<std::string>& row_labels = {}, const std::string& title = "");
 
+// The PNG bytes of `image` (8-bit RGB); UserError naming `what` when it is
+// empty or the encoder fails.
+std::string encode_png(const Image& image, const std::string& what = "image");
 // Writes a PNG atomically (temporary file + rename); UserError if it cannot.
 void write_png(const Image& image, const std::string& path);
 // Reads a PNG (for tests); UserError if missing or not a PNG.

@@ -1,4 +1,4 @@
-// anila.h — anisotropic Langevin (AniLA, the sampler of STANLEY; DESIGN.md §2).
+// anila.h — anisotropic Langevin (AniLA, the sampler of STANLEY; docs/samplers.md).
 //
 //   γ(z) = b / max(b, |∇f(z)|)                    recomputed every step
 //   z'   = z + (s γ/2) ⊙ ∇f(z) + ε √(s γ) ⊙ ξ       (anisotropy = both)
@@ -15,7 +15,7 @@
 // small-step stationary law is ∝ exp(f/ε²)/γ(z), not exp(f/ε²).
 #pragma once
 
-#include "anila/samplers/sampler.h"
+#include "anila/samplers/registry.h"
 
 namespace anila {
 
@@ -32,5 +32,12 @@ class AnilaSampler : public Sampler {
   // (broadcast to g's shape for the pixel and sample norms).
   at::Tensor gamma(const at::Tensor& grad) const;
 };
+
+// AniLA's own option keys (threshold, anisotropy, norm), shared with anila-mh.
+void parse_anila_options(ConfigReader& reader, SamplerOptions& options);
+void write_anila_options(const SamplerOptions& options, Json& out);
+
+// The registry entry (anila/samplers/registry.h).
+SamplerSpec anila_spec();
 
 }  // namespace anila

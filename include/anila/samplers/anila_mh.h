@@ -1,4 +1,4 @@
-// anila_mh.h — AniLA proposal with a Metropolis–Hastings correction (DESIGN.md §2).
+// anila_mh.h — AniLA proposal with a Metropolis–Hastings correction (docs/samplers.md).
 //
 //   γ(z) = b / max(b, |∇f(z)|)          (norm element | pixel | sample)
 //   proposal  z' ~ N(m(z), diag(ε² s γ_n(z))),  m(z) = z + (s γ_d(z)/2) ⊙ ∇f(z)
@@ -10,7 +10,7 @@
 // ∝ exp(f/ε²)/γ for one γ per chain).
 #pragma once
 
-#include "anila/samplers/sampler.h"
+#include "anila/samplers/registry.h"
 
 namespace anila {
 
@@ -31,5 +31,8 @@ class AnilaMhSampler : public Sampler {
   // Proposal mean m(z) and per-coordinate variance ε² s γ_n(z), both [B, ...].
   std::pair<at::Tensor, at::Tensor> proposal(const at::Tensor& z, const at::Tensor& grad) const;
 };
+
+// The registry entry (anila/samplers/registry.h).
+SamplerSpec anila_mh_spec();
 
 }  // namespace anila

@@ -2,7 +2,7 @@
 // Not a sampler of any distribution: chains collapse onto modes of f.
 #pragma once
 
-#include "anila/samplers/sampler.h"
+#include "anila/samplers/registry.h"
 
 namespace anila {
 
@@ -12,5 +12,8 @@ class GdSampler : public Sampler {
   void step(ChainState& state, const LogDensity& logp, at::Generator& gen,
             SamplerStats* stats) const override;
 };
+
+// The registry entry (anila/samplers/registry.h).
+SamplerSpec gd_spec();
 
 }  // namespace anila

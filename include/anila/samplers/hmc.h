@@ -10,7 +10,7 @@
 // reversibility); use them with the Langevin-type samplers.
 #pragma once
 
-#include "anila/samplers/sampler.h"
+#include "anila/samplers/registry.h"
 
 namespace anila {
 
@@ -19,7 +19,6 @@ class HmcSampler : public Sampler {
   explicit HmcSampler(SamplerOptions options);
   void step(ChainState& state, const LogDensity& logp, at::Generator& gen,
             SamplerStats* stats) const override;
-  int64_t gradients_per_step() const override { return options_.leapfrog_steps; }
 
   struct Trajectory {
     ChainState end;  // z', f(z'), ∇f(z')
@@ -33,5 +32,8 @@ class HmcSampler : public Sampler {
  private:
   at::Tensor inverse_mass(const at::Tensor& like) const;  // M⁻¹ broadcastable to z
 };
+
+// The registry entry (anila/samplers/registry.h).
+SamplerSpec hmc_spec();
 
 }  // namespace anila

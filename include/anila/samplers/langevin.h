@@ -3,7 +3,7 @@
 // law is ∝ exp f; on a Gaussian it is biased by O(s) (variance 1/(1 − s/4) on N(0,1)).
 #pragma once
 
-#include "anila/samplers/sampler.h"
+#include "anila/samplers/registry.h"
 
 namespace anila {
 
@@ -13,5 +13,8 @@ class LangevinSampler : public Sampler {
   void step(ChainState& state, const LogDensity& logp, at::Generator& gen,
             SamplerStats* stats) const override;
 };
+
+// The registry entry (anila/samplers/registry.h).
+SamplerSpec langevin_spec();
 
 }  // namespace anila

@@ -6,7 +6,7 @@
 // Exact (leaves exp(f/ε²) invariant) for any step s; acceptance → 1 as s → 0.
 #pragma once
 
-#include "anila/samplers/sampler.h"
+#include "anila/samplers/registry.h"
 
 namespace anila {
 
@@ -16,5 +16,8 @@ class MalaSampler : public Sampler {
   void step(ChainState& state, const LogDensity& logp, at::Generator& gen,
             SamplerStats* stats) const override;
 };
+
+// The registry entry (anila/samplers/registry.h).
+SamplerSpec mala_spec();
 
 }  // namespace anila

@@ -3,7 +3,10 @@
 // Notation: z: [B, ...] chain states (B chains, e.g. [B, 2] or [B, C, H, W]);
 // f(z): [B] log unnormalised density; s step size; ε noise scale; b AniLA
 // threshold. Every sampler targets exp(f/ε²), so a model trained with it has
-// temperature T = ε² (DESIGN.md §2).
+// temperature T = ε² (docs/samplers.md).
+//
+// Every sampler type is registered in one table (anila/samplers/registry.h),
+// where it says what it is and reads its own options.
 //
 // A sampler step reads and updates a `ChainState`, which caches f(z) and
 // ∇f(z) so no sampler recomputes them. Per-step diagnostics are accumulated
@@ -51,22 +54,28 @@ struct SamplerStats {
   Json summary() const;
 };
 
-// Options of every sampler type (each type uses the keys that apply to it;
-// docs/samplers.md lists which).
+struct SamplerSpec;
+
+// Options of the sampler types (each type reads and writes the keys that apply
+// to it; its registry entry says which, and docs/samplers.md lists them).
 struct SamplerOptions {
-  std::string type = "anila";       // langevin | anila | mala | anila-mh | hmc | gd
-  double step_size = 1.0;           // s (HMC: the leapfrog step h)
-  double noise_scale = 1.0;         // ε; target exp(f/ε²)
-  double threshold = 0.01;          // b (anila, anila-mh)
+  std::string type = "anila";  // a registered type: langevin | anila | mala | anila-mh | hmc | gd
+  double step_size = 1.0;      // s (HMC: the leapfrog step h)
+  double noise_scale = 1.0;    // ε; target exp(f/ε²)
+  double threshold = 0.01;     // b (anila, anila-mh)
   std::string anisotropy = "both";  // both | noise | drift (anila, anila-mh)
   std::string norm = "element";     // element | pixel | sample (anila, anila-mh)
   int64_t leapfrog_steps = 10;      // L (hmc)
   std::vector<double> mass;  // diagonal mass (hmc): empty = identity; 1 value or one per coordinate
-  double target_accept = -1;            // dual-averaging target (-1: 0.574 MALA-type, 0.8 HMC)
+  double target_accept = -1;            // dual-averaging target (-1: the type's default)
   double clamp_min = 0, clamp_max = 0;  // clamp z to [min, max] after each step when min < max
-  Json to_json() const;
-  double adapt_target() const;  // the acceptance rate step-size adaptation aims for
-  bool metropolis() const;      // mala, anila-mh, hmc
+  // Options of a sampler type registered outside these fields (its spec reads
+  // and writes them; see docs/adding-a-sampler.md).
+  Json extra = Json::object();
+  const SamplerSpec& spec() const;  // the registry entry of `type`
+  Json to_json() const;             // every key the type reads, resolved
+  double adapt_target() const;      // the acceptance rate step-size adaptation aims for
+  bool metropolis() const;          // the type is Metropolis-adjusted
 };
 
 class Sampler {
@@ -82,8 +91,9 @@ class Sampler {
   double temperature() const { return options_.noise_scale * options_.noise_scale; }
   const SamplerOptions& options() const { return options_; }
   std::string name() const { return options_.type; }
-  // Log-density evaluations per step (HMC: L).
-  virtual int64_t gradients_per_step() const { return 1; }
+  // Log-density evaluations per step (HMC: L), as the type's registry entry says.
+  int64_t gradients_per_step() const;
+  const SamplerSpec& spec() const { return options_.spec(); }
   // Step-size adaptation (see adapt.h) changes s between warm-up steps.
   void set_step_size(double s) { options_.step_size = s; }
 
@@ -102,14 +112,42 @@ class Sampler {
 
 using SamplerPtr = std::shared_ptr<Sampler>;
 
-// Reads a sampler section (type + options) with validation; UserError on an
-// unknown type/key or a bad value (step_size ≤ 0, noise_scale < 0, threshold ≤ 0).
+// Reads one sampler section (type + options) with validation; UserError on an
+// unknown type/key, a key of another type, or a bad value (step_size ≤ 0,
+// noise_scale ≤ 0, threshold ≤ 0).
 SamplerOptions parse_sampler_options(const Json& section, const std::string& path = "sampler");
 SamplerPtr make_sampler(const SamplerOptions& options);
 SamplerPtr make_sampler(const Json& section, const std::string& path = "sampler");
+// The registered type names, in the registry's order.
 std::vector<std::string> sampler_types();
 // UserError naming `what` unless `names` is a non-empty list of sampler types
 // (an unknown name gets the closest valid one).
 void check_sampler_list(const std::vector<std::string>& names, const std::string& what);
+
+// ---- the sampler of a run config ----
+// A run config names its sampler in `sampler.type` (default anila) and may hold
+// tuned settings for any number of types under `samplers.<type>`; the other keys
+// of `sampler` apply to whichever type runs. The options of type X are
+//     built-in defaults  <  samplers.X  <  sampler.* (except type)  <  extra
+// so `--set sampler.type=X` and `anila compare --samplers X` run X with X's own
+// settings. `type` ("" = sampler.type) picks X; `extra` holds sampler keys given
+// on a command line. UserError on a bad section, naming it.
+SamplerOptions resolve_sampler(const Json& config, const std::string& type = "",
+                               const Json& extra = Json());
+// The `sampler` and `samplers` sections config.json records: sampler = {type,
+// the other keys of sampler as given}; samplers.<t> = the resolved settings of
+// every type the config names, the running type's being exactly what ran.
+// Resolving the result again gives the same options for every type.
+Json resolved_sampler_sections(const Json& config);
+// A run folder's config.json written before per-sampler settings (no
+// `samplers` section; a flat `sampler` section that every type inherited, and
+// compare.overrides): rewritten so that every type resolves to what it did
+// then (samplers.<t> = the old section's keys t reads, then overrides.<t>).
+// Other configs are returned unchanged. Used where run folders are read back
+// (resume, sample, eval, inpaint); a config file given to train/compare with
+// compare.overrides gets reject_compare_overrides' error instead.
+Json upgrade_run_config(const Json& config);
+// The error for a config that still uses compare.overrides (removed).
+[[noreturn]] void reject_compare_overrides(const Json& overrides);
 
 }  // namespace anila

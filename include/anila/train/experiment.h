@@ -1,4 +1,4 @@
-// experiment.h — from a JSON config to a finished run folder (DESIGN.md §4).
+// experiment.h — from a JSON config to a finished run folder (docs/configs.md).
 //
 // `resolve_config` validates a whole config and fills in every default (every
 // user mistake is a UserError before anything touches the disk);
@@ -78,10 +78,10 @@ struct CompareOptions {
 // Returns {"table_markdown": ..., "rows": [...]}; writes compare.{md,csv,png}.
 Json compare_samplers(const Json& config, const CompareOptions& options);
 
-// The config for one sampler of a comparison: sampler.type replaced and
-// compare.overrides.<name> applied. Pass the config as given: a resolved config
-// keeps only the keys its own sampler type uses.
-Json config_for_sampler(const Json& resolved, const std::string& sampler);
+// The config with sampler.type replaced: the run then uses that type's own
+// settings (samplers.<type>, see resolve_sampler), as every command does.
+// Works on a config as given and on a resolved one alike.
+Json config_for_sampler(const Json& config, const std::string& sampler);
 
 // A trained run loaded back: its resolved config, the model with the
 // checkpoint's parameters, its chain source (for starting states) and the box

@@ -57,10 +57,11 @@ namespace anila {
 // ---- generation ----
 
 struct GenerateOptions {
-  // The sampler section all samplers start from (null: the run's training
-  // sampler section). Each name in `samplers` replaces its type, keeping the
-  // step and noise settings (and applying the run's compare.overrides.<name>),
-  // as `anila compare` does; empty `samplers`: the section's own type.
+  // Sampler keys applied on top of every sampler's settings (e.g. from
+  // --set sampler.KEY=V; null: none). Each name in `samplers` runs with the
+  // run's settings for that type (resolve_sampler: samplers.<name>, then the
+  // run's sampler.* keys), as `anila compare` does; empty `samplers`: the run's
+  // own sampler type (or extra's "type").
   Json sampler;
   std::vector<std::string> samplers;
   int64_t chains = 64;         // N
@@ -103,8 +104,8 @@ class InpaintLogDensity : public LogDensity {
 
 struct InpaintOptions {
   std::string mask = "center";  // center | left-half | random
-  Json sampler;                 // sampler section (null: the run's training sampler)
-  std::string sampler_type;     // replaces the section's type as in GenerateOptions ("": keep)
+  Json sampler;                 // extra sampler keys, as in GenerateOptions (null: none)
+  std::string sampler_type;     // the sampler type ("": the run's), with its settings as there
   int64_t steps = -1;           // K (-1: the run's train.mcmc_steps)
   uint64_t seed = 123;          // mask (random) and sampler noise
   std::string out_dir;

@@ -14,8 +14,9 @@
 // Step sizes: Metropolis samplers adapt theirs by dual averaging during the
 // warm-up (adapt = true). Unadjusted samplers (langevin, anila, gd) given no
 // explicit step size borrow the step their Metropolis-adjusted counterpart
-// adapted to (langevin, gd ← mala; anila ← anila-mh), so bias and efficiency are
-// compared at the same step.
+// adapted to (langevin, gd ← mala; anila ← anila-mh; the counterpart named in
+// the sampler's registry entry), so bias and efficiency are compared at the same
+// step; else they use base_settings' step (a trained run's), else the default.
 #pragma once
 
 #include <functional>
@@ -40,8 +41,13 @@ struct SampleOptions {
   int64_t warmup = 500;               // W
   bool adapt = true;                  // dual averaging for MH samplers during warm-up
   uint64_t seed = 123;
-  // Sampler keys: "sampler" applies to all, "<type>" to one (e.g. {"hmc": {"leapfrog_steps": 20}}).
+  // Sampler keys: "sampler" applies to every listed type that reads the key
+  // (threshold reaches anila and anila-mh, not mala), "<type>" to one, winning
+  // over "sampler" (e.g. {"hmc": {"leapfrog_steps": 20}}).
   Json sampler_config = Json::object();
+  // Per-type base settings under those keys, e.g. a trained run's
+  // {"anila": {"threshold": 3, ...}} (resolve_sampler of its config); lowest precedence.
+  Json base_settings = Json::object();
   int64_t store_dims = 100;
   std::string out_dir;
   bool force = false;

@@ -1,5 +1,5 @@
 // trainer.h — maximum-likelihood EBM training with short-run MCMC negatives
-// (Algorithm 1 of the paper, generalised; DESIGN.md §2).
+// (Algorithm 1 of the paper, generalised; docs/architecture.md, "Training").
 //
 //   for t = 1..T:
 //       x ← M data points (+ σ_data·ξ if data noise is set)

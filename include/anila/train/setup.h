@@ -1,7 +1,16 @@
-// setup.h (private) — a resolved config turned into the objects of a run.
+// setup.h — a config turned into the objects of a run: the library's way to
+// get a Trainer (and its data, model, sampler and chains) from a config.
 //
-// Shared by run_experiment, compare_samplers and bench_config so that all
-// three build models, samplers, chain sources and trainers the same way.
+// build_setup validates a config (every user mistake is a UserError naming the
+// key) and resolves it: RunSetup::config is the resolved JSON that config.json
+// records, the other members the typed pieces. make_trainer builds the model
+// (seeded), the sampler, the chain source and the trainer from it. Every
+// command (train, compare, bench, eval, sample, inpaint, reproduce) builds its
+// runs this way.
+//
+//   anila::RunSetup setup = anila::build_setup(anila::load_json_file("configs/demo.json"));
+//   auto trainer = anila::make_trainer(setup);
+//   for (int i = 0; i < 100; ++i) trainer->step(/*collect_sampler_stats=*/false);
 #pragma once
 
 #include <memory>
@@ -13,6 +22,7 @@
 #include "anila/common.h"
 #include "anila/data/dataset2d.h"
 #include "anila/data/images.h"
+#include "anila/samplers/sampler.h"
 #include "anila/train/trainer.h"
 
 namespace anila {
@@ -51,6 +61,7 @@ struct RunSetup {
   double data_noise = 0;
   EvalConfig eval;
   TrainOptions train;
+  SamplerOptions sampler;  // the sampler that runs (resolve_sampler)
 };
 
 // `images`, when given, replaces loading the config's image data (benchmarks
@@ -59,5 +70,7 @@ RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> ima
 
 // Model (seeded init), sampler, chain source and trainer for a resolved config.
 std::unique_ptr<Trainer> make_trainer(const RunSetup& setup, const Json& resolved);
+// The same for setup.config.
+std::unique_ptr<Trainer> make_trainer(const RunSetup& setup);
 
 }  // namespace anila
