@@ -22,6 +22,7 @@
 
 #include <ATen/ATen.h>
 
+#include "anila/data/images.h"
 #include "anila/models/energy.h"
 #include "anila/samplers/sampler.h"
 #include "anila/train/trainer.h"
@@ -165,6 +166,40 @@ TEST(Precision, ConfigRecordsPrecisionAndRejectsBadValues) {
   EXPECT_NE(msg.find("train.cuda_graph: unknown value \"yes\""), std::string::npos) << msg;
   // The resolved config of a run records both.
   EXPECT_EQ(build_setup(Json::object()).config["train"]["cuda_graph"], "auto");
+}
+
+// A bf16 channels-last run resumed from a checkpoint continues bit-identically
+// (loading swaps in contiguous tensors; the trainer converts them back).
+TEST(Precision, Bf16ChannelsLastResumeIsBitIdentical) {
+  auto images = std::make_shared<data::ImageDataset>();
+  at::Generator g = make_generator(7, at::kCPU);
+  images->images = at::rand({16, 3, 32, 32}, g) * 2 - 1;
+  images->name = "random";
+  const Json cfg = {{"data", {{"type", "cifar10"}, {"path", "unused"}}},
+                    {"model",
+                     {{"type", "convnet"},
+                      {"n_f", 4},
+                      {"precision", "bf16"},
+                      {"memory_format", "channels_last"}}},
+                    {"sampler", {{"type", "langevin"}, {"step_size", 1.0}, {"noise_scale", 0.01}}},
+                    {"chains", {{"type", "noise"}}},
+                    {"train", {{"batch_size", 8}, {"mcmc_steps", 3}, {"iterations", 6}}}};
+  RunSetup s = build_setup(cfg, images);
+  auto straight = make_trainer(s, s.config);
+  for (int i = 0; i < 6; ++i) straight->step(i % 2 == 0);
+  test::TempDir dir("anila_precision");
+  auto first = make_trainer(s, s.config);
+  for (int i = 0; i < 3; ++i) first->step(i % 2 == 0);
+  first->save_checkpoint(dir / "last.pt");
+  auto second = make_trainer(s, s.config);
+  second->load_checkpoint(dir / "last.pt");
+  for (const auto& p : second->model()->parameters()) {
+    if (p.dim() == 4) EXPECT_TRUE(p.is_contiguous(at::MemoryFormat::ChannelsLast));
+  }
+  for (int i = 3; i < 6; ++i) second->step(i % 2 == 0);
+  auto pa = straight->model()->parameters(), pb = second->model()->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(at::equal(pa[i], pb[i])) << "parameter " << i;
 }
 
 // train.cuda_graph on the CPU: the loop runs eagerly; "on" says so once, "auto"
