@@ -1,8 +1,12 @@
 // bench_samplers.cpp — Google Benchmark micro-benchmarks of one sampler step
 // (Langevin vs AniLA) on the default 2D MLP energy, M chains, 10 steps
-// per timed iteration from a fixed start.
+// per timed iteration from a fixed start; and one Langevin step of the CIFAR-10
+// ConvNet (n_f = 32, 3×32×32, M = 100) in float32, bf16 autocast, channels-last
+// and both, to compare in one process, interleaved, several rounds:
 //
-//   build/anila_bench --benchmark_min_time=0.2
+//   build/anila_bench --benchmark_min_time=0.2 --benchmark_filter=SamplerStep
+//   build/anila_bench --benchmark_filter=ImageStep --benchmark_repetitions=4 \
+//     --benchmark_enable_random_interleaving=true --benchmark_min_time=1
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
@@ -38,6 +42,45 @@ BENCHMARK_CAPTURE(BM_SamplerStep, anila, "anila", 0.01)->Arg(100)->Arg(1000);
 // b so large that γ ≡ 1: the same chains as Langevin, so any difference is the
 // cost of computing γ and applying it, not a change in where the chains go.
 BENCHMARK_CAPTURE(BM_SamplerStep, anila_gamma1, "anila", 1e9)->Arg(100)->Arg(1000);
+
+// One Langevin step (value and input gradient + update) of the ConvNet, 1 thread.
+void BM_ImageStep(benchmark::State& st, const char* precision, const char* memory_format) {
+  at::set_num_threads(1);
+  at::manual_seed(0);
+  auto model = anila::make_model({{"type", "convnet"},
+                                  {"n_f", 32},
+                                  {"precision", precision},
+                                  {"memory_format", memory_format}},
+                                 {3, 32, 32});
+  anila::ModelLogDensity logp(model);
+  auto sampler = anila::make_sampler(
+      anila::Json{{"type", "langevin"}, {"step_size", 2.0}, {"noise_scale", 0.00707}});
+  at::Generator gen = anila::make_generator(1, at::kCPU);
+  const at::Tensor z0 = at::rand({st.range(0), 3, 32, 32}) * 2 - 1;
+  anila::ChainState state = anila::ChainState::start(z0, logp);
+  for (auto _ : st) {
+    sampler->step(state, logp, gen, nullptr);
+    benchmark::DoNotOptimize(state.z.data_ptr());
+  }
+  st.SetItemsProcessed(st.iterations() * st.range(0));
+  // 2 × forward FLOPs per chain per step (forward + backward to the input).
+  st.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * model->forward_flops() * double(st.range(0)) * double(st.iterations()) / 1e9,
+      benchmark::Counter::kIsRate);
+}
+
+BENCHMARK_CAPTURE(BM_ImageStep, float32, "float32", "contiguous")
+    ->Arg(100)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_ImageStep, bf16, "bf16", "contiguous")
+    ->Arg(100)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_ImageStep, channels_last, "float32", "channels_last")
+    ->Arg(100)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_ImageStep, bf16_channels_last, "bf16", "channels_last")
+    ->Arg(100)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

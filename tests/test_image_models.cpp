@@ -85,7 +85,9 @@ TEST(ConvNet, ToJsonWritesEveryOptionAndRoundTrips) {
                      {"n_f", 8},
                      {"negative_slope", 0.2},
                      {"channels", 1},
-                     {"size", 28}}));
+                     {"size", 28},
+                     {"precision", "float32"},
+                     {"memory_format", "contiguous"}}));
   // A run folder's config.json can be read back.
   EXPECT_EQ(make_model(j, {1, 28, 28})->to_json(), j);
 }
@@ -100,7 +102,9 @@ TEST(ResNet, ToJsonWritesEveryOptionAndRoundTrips) {
                      {"spectral_norm", true},
                      {"negative_slope", 0.2},
                      {"channels", 3},
-                     {"size", 32}}));
+                     {"size", 32},
+                     {"precision", "float32"},
+                     {"memory_format", "contiguous"}}));
   EXPECT_EQ(make_model(j, {3, 32, 32})->to_json(), j);
 }
 

@@ -6,7 +6,9 @@
 // S the output side, M draws. See anila/data/images.h for the config keys.
 #include "anila/data/images.h"
 
+#ifndef ANILA_NO_ZLIB
 #include <zlib.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -14,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +38,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
+#ifndef ANILA_NO_ZLIB
 // Closes a gzFile on every path out of read_file_bytes.
 struct GzCloser {
   gzFile file;
@@ -52,6 +56,7 @@ std::string gz_reason(gzFile in, const std::string& file, int* code) {
   if (text.rfind(file + ": ", 0) == 0) text = text.substr(file.size() + 2);
   return text;
 }
+#endif
 
 }  // namespace
 
@@ -63,6 +68,19 @@ std::vector<uint8_t> read_file_bytes(const std::string& file, const std::string&
   if (!fs::is_regular_file(file, ec)) {
     throw UserError(file + ": expected a file, found a folder or special file");
   }
+#ifdef ANILA_NO_ZLIB
+  // A build without zlib (cmake -DANILA_ZLIB=OFF) reads files as they are.
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw UserError("cannot open " + file + ": " + std::strerror(errno));
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  if (in.bad()) throw UserError("cannot read " + file);
+  if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) {
+    throw UserError(file + " is gzip-compressed and this build of anila has no zlib " +
+                    "(configured with ANILA_ZLIB=OFF): gunzip it, or rebuild with zlib");
+  }
+  return bytes;
+#else
   // gzread passes a file without the gzip magic through unchanged.
   GzCloser in{gzopen(file.c_str(), "rb")};
   if (!in.file) {
@@ -89,6 +107,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& file, const std::string&
     throw UserError("cannot read " + file + ": " + why + " (truncated or corrupt gzip file?)");
   }
   return bytes;
+#endif
 }
 
 void parallel_each(int64_t n, const std::function<void(int64_t)>& fn) {

@@ -7,15 +7,14 @@
 //   line 1   "ANILA-FEATURES\n"                         (magic)
 //   line 2   a one-line JSON header ending in '\n': format, version, architecture,
 //            feature_dim, input, tensors [{name, shape}...] in payload order,
-//            payload_bytes, crc32 (zlib CRC-32 of the payload), and how it was trained
+//            payload_bytes, crc32 (CRC-32 of the payload, as zlib's crc32), and how it was trained
 //            (seed, epochs, train_images, test_accuracy ...)
 //   payload  the tensors' float32 values, little-endian, C order, back to back
 // A TorchScript archive is a zip file and starts with "PK\x03\x04"; the loader tells
 // the two apart by these first bytes.
 #include "anila/eval/features.h"
 
-#include <zlib.h>
-
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -38,6 +37,29 @@ namespace anila::eval {
 const char* kDefaultFmnistFeaturesPath = "runs/features/fmnist.pt";
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// CRC-32 (ISO-HDLC: reflected polynomial 0xEDB88320, init and final xor ~0), the
+// value zlib's crc32(0, data, n) gives; "123456789" -> 0xCBF43926. Here so that a
+// build without zlib reads and writes the same files.
+uint32_t crc32_of(const void* data, size_t n) {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  const auto* p = static_cast<const uint8_t*>(data);
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFFu] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+}  // namespace
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "anila's features file writer assumes a little-endian host"
@@ -163,7 +185,7 @@ void save_classifier(const ClassifierNet& net, Json header, const std::string& f
   header["input"] = {1, kSide, kSide};
   header["tensors"] = tensors;
   header["payload_bytes"] = payload.size();
-  header["crc32"] = crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), uInt(payload.size()));
+  header["crc32"] = crc32_of(payload.data(), payload.size());
   const std::string head = std::string(kMagic) + header.dump() + "\n";
   io::detail::write_file_atomic(file, {std::string_view(head), std::string_view(payload)},
                                 "feature extractor ");
@@ -208,7 +230,7 @@ ClassifierNet load_classifier(const std::string& file, Json* header) {
                     std::to_string(payload_bytes));
     }
     const char* payload = bytes.data() + eol + 1;
-    const uint64_t crc = crc32(0L, reinterpret_cast<const Bytef*>(payload), uInt(payload_bytes));
+    const uint64_t crc = crc32_of(payload, payload_bytes);
     if (crc != h.at("crc32").get<uint64_t>()) throw corrupt("CRC-32 mismatch");
     ClassifierNet net;
     size_t offset = 0;

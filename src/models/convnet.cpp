@@ -77,11 +77,11 @@ double ConvNetEnergy::forward_flops() const {
 }
 
 Json ConvNetEnergy::to_json() const {
-  return {{"type", "convnet"},
-          {"n_f", options_.n_f},
-          {"negative_slope", options_.negative_slope},
-          {"channels", options_.channels},
-          {"size", options_.size}};
+  return with_compute({{"type", "convnet"},
+                       {"n_f", options_.n_f},
+                       {"negative_slope", options_.negative_slope},
+                       {"channels", options_.channels},
+                       {"size", options_.size}});
 }
 
 }  // namespace anila

@@ -1,8 +1,11 @@
-// energy.cpp — EnergyModel defaults, ModelLogDensity and the model factory.
+// energy.cpp — EnergyModel defaults (autocast, memory format), ModelLogDensity
+// and the model factory.
 #include "anila/models/energy.h"
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <torch/autograd.h>
+#include <torch/version.h>
 
 #include "anila/config.h"
 #include "anila/models/convnet.h"
@@ -11,14 +14,126 @@
 
 namespace anila {
 
+namespace {
+
+// LibTorch 2.4 made autocast's state device-generic and deprecated the per-device
+// calls; 1.13 has only those.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocast_enabled(c10::DeviceType d) {
+  return at::autocast::is_autocast_enabled(d);
+}
+void set_autocast_enabled(c10::DeviceType d, bool on) {
+  at::autocast::set_autocast_enabled(d, on);
+}
+at::ScalarType autocast_dtype(c10::DeviceType d) {
+  return at::autocast::get_autocast_dtype(d);
+}
+void set_autocast_dtype(c10::DeviceType d, at::ScalarType t) {
+  at::autocast::set_autocast_dtype(d, t);
+}
+#else
+bool autocast_enabled(c10::DeviceType d) {
+  return d == c10::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+void set_autocast_enabled(c10::DeviceType d, bool on) {
+  if (d == c10::kCUDA) {
+    at::autocast::set_enabled(on);
+  } else {
+    at::autocast::set_cpu_enabled(on);
+  }
+}
+at::ScalarType autocast_dtype(c10::DeviceType d) {
+  return d == c10::kCUDA ? at::autocast::get_autocast_gpu_dtype()
+                         : at::autocast::get_autocast_cpu_dtype();
+}
+void set_autocast_dtype(c10::DeviceType d, at::ScalarType t) {
+  if (d == c10::kCUDA) {
+    at::autocast::set_autocast_gpu_dtype(t);
+  } else {
+    at::autocast::set_autocast_cpu_dtype(t);
+  }
+}
+#endif
+
+// Autocast to bfloat16 on `device` (CPU or CUDA) for the guard's lifetime; does
+// nothing when !enabled. Leaving the outermost region clears autocast's cache of
+// cast parameters, so the next region casts them afresh (they change every
+// optimizer step).
+class AutocastGuard {
+ public:
+  AutocastGuard(bool enabled, c10::DeviceType device) : enabled_(enabled), device_(device) {
+    if (!enabled_) return;
+    was_enabled_ = autocast_enabled(device_);
+    old_dtype_ = autocast_dtype(device_);
+    set_autocast_enabled(device_, true);
+    set_autocast_dtype(device_, at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    set_autocast_enabled(device_, was_enabled_);
+    set_autocast_dtype(device_, old_dtype_);
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool enabled_;
+  c10::DeviceType device_;
+  bool was_enabled_ = false;
+  at::ScalarType old_dtype_ = at::kBFloat16;
+};
+
+}  // namespace
+
+std::vector<std::string> precision_names() {
+  return {"float32", "bf16"};
+}
+
+std::vector<std::string> memory_format_names() {
+  return {"contiguous", "channels_last"};
+}
+
+at::Tensor EnergyModel::energy(const at::Tensor& x) {
+  const at::Tensor in =
+      compute_.channels_last() && x.dim() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+  at::Tensor f;
+  {
+    AutocastGuard autocast(compute_.bf16(), x.device().type());
+    f = forward(in);
+  }
+  return compute_.bf16() ? f.to(at::kFloat) : f;
+}
+
 LogDensityValue EnergyModel::value_and_grad(const at::Tensor& z) {
   // Gradient with respect to z only: parameters are excluded from the graph by
-  // asking autograd for ∂f/∂z alone.
+  // asking autograd for ∂f/∂z alone. The backward runs outside autocast (each op
+  // in the dtype its forward used), as PyTorch recommends.
   at::AutoGradMode enable(true);
   at::Tensor zr = z.detach().requires_grad_(true);
-  at::Tensor f = forward(zr);
+  at::Tensor f = energy(zr);
   at::Tensor grad = torch::autograd::grad({f.sum()}, {zr})[0];
+  if (!grad.is_contiguous(z.suggest_memory_format())) {
+    grad = grad.contiguous(z.suggest_memory_format());
+  }
   return {f.detach(), grad.detach()};
+}
+
+void EnergyModel::set_compute(const ComputeOptions& compute) {
+  compute_ = compute;
+  const at::MemoryFormat format =
+      compute_.channels_last() ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  at::NoGradGuard no_grad;
+  for (auto& p : parameters()) {
+    if (p.dim() == 4) p.set_data(p.contiguous(format));
+  }
+}
+
+Json EnergyModel::with_compute(Json j) const {
+  j["precision"] = compute_.precision;
+  j["memory_format"] = compute_.memory_format;
+  return j;
 }
 
 int64_t EnergyModel::num_parameters() const {
@@ -33,7 +148,7 @@ LogDensityValue ModelLogDensity::operator()(const at::Tensor& z) const {
 
 at::Tensor ModelLogDensity::value(const at::Tensor& z) const {
   at::NoGradGuard no_grad;
-  return model_->forward(z);
+  return model_->energy(z);
 }
 
 namespace {
@@ -84,6 +199,13 @@ bool resnet_size_ok(int64_t s) {
   return s >= 4 && s % 4 == 0;
 }
 
+ComputeOptions read_compute(ConfigReader& r) {
+  ComputeOptions c;
+  c.precision = r.choice("precision", c.precision, precision_names());
+  c.memory_format = r.choice("memory_format", c.memory_format, memory_format_names());
+  return c;
+}
+
 }  // namespace
 
 std::vector<std::string> model_types() {
@@ -100,7 +222,15 @@ EnergyModelPtr make_model(const Json& section, const std::vector<int64_t>& sampl
     o.activation = r.choice("activation", o.activation,
                             {"leaky_relu", "relu", "elu", "silu", "tanh", "softplus"});
     o.negative_slope = r.number("negative_slope", o.negative_slope, Range::non_negative());
+    const ComputeOptions compute = read_compute(r);
     r.finish();
+    if (compute.bf16() || compute.channels_last()) {
+      const bool p = compute.bf16();
+      throw UserError(r.key_path(p ? "precision" : "memory_format") + ": " +
+                      (p ? compute.precision : compute.memory_format) +
+                      " is for the image models (convnet, resnet); the mlp computes in " +
+                      "float32 with a hand-written gradient (remove the key)");
+    }
     int64_t dim = 1;
     for (int64_t s : sample_shape) dim *= s;
     if (sample_shape.size() != 1) {
@@ -115,10 +245,13 @@ EnergyModelPtr make_model(const Json& section, const std::vector<int64_t>& sampl
     o.n_f = r.integer("n_f", o.n_f, Range::at_least(1));
     o.negative_slope = r.number("negative_slope", o.negative_slope, Range::non_negative());
     auto [c, s] = read_image_shape(r, type, sample_shape, "28, 32 or 64", convnet_size_ok);
+    const ComputeOptions compute = read_compute(r);
     r.finish();
     o.channels = c;
     o.size = s;
-    return std::make_shared<ConvNetEnergy>(o);
+    auto model = std::make_shared<ConvNetEnergy>(o);
+    model->set_compute(compute);
+    return model;
   }
   if (type == "resnet") {
     ResNetOptions o;
@@ -128,10 +261,13 @@ EnergyModelPtr make_model(const Json& section, const std::vector<int64_t>& sampl
     o.negative_slope = r.number("negative_slope", o.negative_slope, Range::non_negative());
     auto [c, s] = read_image_shape(r, type, sample_shape, "a multiple of 4, e.g. 28, 32 or 64",
                                    resnet_size_ok);
+    const ComputeOptions compute = read_compute(r);
     r.finish();
     o.channels = c;
     o.size = s;
-    return std::make_shared<ResNetEnergy>(o);
+    auto model = std::make_shared<ResNetEnergy>(o);
+    model->set_compute(compute);
+    return model;
   }
   throw UserError(path + ".type: unsupported model " + type);
 }

@@ -156,13 +156,13 @@ std::vector<SNLayer> ResNetEnergy::layers() const {
 }
 
 Json ResNetEnergy::to_json() const {
-  return {{"type", "resnet"},
-          {"n_f", options_.n_f},
-          {"blocks", options_.blocks},
-          {"spectral_norm", options_.spectral_norm},
-          {"negative_slope", options_.negative_slope},
-          {"channels", options_.channels},
-          {"size", options_.size}};
+  return with_compute({{"type", "resnet"},
+                       {"n_f", options_.n_f},
+                       {"blocks", options_.blocks},
+                       {"spectral_norm", options_.spectral_norm},
+                       {"negative_slope", options_.negative_slope},
+                       {"channels", options_.channels},
+                       {"size", options_.size}});
 }
 
 }  // namespace anila

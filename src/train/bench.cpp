@@ -4,6 +4,8 @@
 // Notation: M chains (batch), K sampler steps per iteration. Samplers are timed
 // interleaved (A, B, A, B, ...) so drifts in machine speed hit all alike, and
 // medians are reported.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -17,6 +19,7 @@
 #include "anila/samplers/registry.h"
 #include "anila/train/experiment.h"
 #include "anila/train/setup.h"
+#include "train/cuda_graph.h"
 
 namespace anila {
 
@@ -62,6 +65,13 @@ std::shared_ptr<data::ImageDataset> bench_images(const Json& resolved, std::stri
   }
 }
 
+// Peak resident memory of this process so far, MiB (Linux: ru_maxrss is in KiB).
+double max_rss_mib() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;
+}
+
 }  // namespace
 
 Json bench_config(const Json& config, const BenchOptions& options) {
@@ -90,6 +100,9 @@ Json bench_config(const Json& config, const BenchOptions& options) {
               {"mcmc_steps", K},
               {"data", resolved["data"]["type"]},
               {"model", resolved["model"]["type"]},
+              {"precision", resolved["model"].value("precision", "float32")},
+              {"memory_format", resolved["model"].value("memory_format", "contiguous")},
+              {"tf32", resolved["tf32"]},
               {"iterations_timed", iterations},
               {"repeats", repeats}};
   if (!note.empty()) out["data_note"] = note;
@@ -124,6 +137,7 @@ Json bench_config(const Json& config, const BenchOptions& options) {
     // Timings on CUDA need the queued kernels finished: a host copy waits for them.
     if (device.is_cuda()) at::zeros({1}, at::TensorOptions().device(device)).cpu();
   };
+  if (!timed.empty()) cuda_reset_peak_memory(timed.front().setup.device);
   for (int64_t r = 0; r < repeats; ++r) {
     for (auto& t : timed) {
       const c10::Device device = t.setup.device;
@@ -132,12 +146,10 @@ Json bench_config(const Json& config, const BenchOptions& options) {
       for (int64_t i = 0; i < iterations; ++i) t.trainer->step(false);
       sync(device);
       t.per_it.push_back(seconds_since(t0) / double(iterations));
-      // Sampler steps alone: K steps of M chains from the same start each time.
-      at::Generator gen = make_generator(t.setup.seed + 7 + uint64_t(r), device);
-      ModelLogDensity logp(t.trainer->model());
+      // Sampler steps alone: K steps of M chains from the same start each time,
+      // as training runs them (a replayed CUDA graph where one was captured).
       auto t1 = Clock::now();
-      ChainState state = ChainState::start(t.z0, logp);
-      t.trainer->sampler()->run(state, logp, K, gen);
+      t.trainer->run_chains(t.z0);
       sync(device);
       t.per_step.push_back(seconds_since(t1) / double(K));
     }
@@ -149,6 +161,7 @@ Json bench_config(const Json& config, const BenchOptions& options) {
                 {"ms_per_step", step_s * 1e3},
                 {"ms_per_step_min", *std::min_element(t.per_step.begin(), t.per_step.end()) * 1e3},
                 {"us_per_step_per_chain", step_s * 1e6 / double(M)},
+                {"cuda_graph", t.trainer->cuda_graph_status()},
                 {"sampler", t.setup.sampler.to_json()}};
     const double flops = t.trainer->model()->forward_flops();
     if (flops > 0) {
@@ -158,6 +171,11 @@ Json bench_config(const Json& config, const BenchOptions& options) {
       row["gflops"] = step_flops / step_s / 1e9;
     }
     out[t.name] = row;
+  }
+  out["max_rss_mib"] = max_rss_mib();
+  if (!timed.empty()) {
+    Json mem = cuda_memory_json(timed.front().setup.device);
+    if (!mem.empty()) out["cuda_memory"] = mem;
   }
   if (out.contains("langevin") && out.contains("anila")) {
     auto pct = [&](const char* key) {

@@ -11,12 +11,26 @@
 #include <torch/serialize.h>
 
 #include "anila/config.h"
+#include "train/cuda_graph.h"
 
 namespace anila {
 
 namespace {
 constexpr double kPi = 3.14159265358979323846;
+
+// The seed of the replayed graph's noise at 0-based iteration t: a fixed mix of
+// the run's seed and t (a checkpoint restores t, so a resumed run replays alike).
+uint64_t graph_seed(uint64_t run_seed, int64_t t) {
+  uint64_t x = run_seed + 0x9E3779B97F4A7C15ull * uint64_t(t + 1);
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
 }
+
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+}  // namespace
 
 double LrSchedule::at(int64_t t, int64_t total, double base) const {
   if (warmup > 0 && t < warmup) return base * static_cast<double>(t + 1) / warmup;
@@ -50,7 +64,8 @@ Json TrainOptions::to_json() const {
           {"energy_l2", energy_l2},
           {"lr_schedule", schedule.to_json()},
           {"log_every", log_every},
-          {"checkpoint_every", checkpoint_every}};
+          {"checkpoint_every", checkpoint_every},
+          {"cuda_graph", cuda_graph}};
 }
 
 TrainOptions parse_train_options(const Json& section, const std::string& path) {
@@ -63,6 +78,7 @@ TrainOptions parse_train_options(const Json& section, const std::string& path) {
   o.energy_l2 = r.number("energy_l2", o.energy_l2, Range::non_negative());
   o.log_every = r.integer("log_every", o.log_every, Range::at_least(1));
   o.checkpoint_every = r.integer("checkpoint_every", o.checkpoint_every, Range::at_least(1));
+  o.cuda_graph = r.choice("cuda_graph", o.cuda_graph, {"auto", "on", "off"});
 
   ConfigReader opt(r.object("optimizer"), r.key_path("optimizer"));
   o.optimizer = opt.choice("type", o.optimizer, {"adam", "sgd"});
@@ -118,9 +134,62 @@ Trainer::Trainer(EnergyModelPtr model, SamplerPtr sampler, ChainSourcePtr chains
                                                          .momentum(options_.momentum)
                                                          .weight_decay(options_.weight_decay));
   }
+  notice_ = [](const std::string& line) { std::fprintf(stderr, "anila: %s\n", line.c_str()); };
+  if (options_.cuda_graph == "off") {
+    graph_status_ = "off";
+  } else if (!device_.is_cuda()) {
+    graph_status_ = "eager (" + device_.str() + " device)";
+  } else if (!SamplerGraph::compiled()) {
+    graph_status_ = "eager (this build of anila has no CUDA graphs)";
+  } else {
+    graph_status_ = "pending";
+  }
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::set_notice_handler(std::function<void(const std::string&)> handler) {
+  notice_ = std::move(handler);
+}
+
+// z0: the chains to capture for, or undefined when this call must not capture
+// (an iteration that collects sampler stats).
+void Trainer::prepare_graph(const at::Tensor& z0) {
+  // Capture at the second iteration (the first one ran every kernel eagerly), on
+  // an iteration that collects no sampler stats.
+  if (graph_status_ == "pending" && iteration_ >= 1 && z0.defined()) {
+    try {
+      ModelLogDensity logp(model_);
+      graph_ = std::make_unique<SamplerGraph>(*sampler_, logp, z0, options_.mcmc_steps,
+                                              graph_seed(gen_.current_seed(), iteration_));
+      graph_status_ = "captured";
+    } catch (const std::exception& e) {
+      graph_.reset();
+      graph_status_ = "eager (capture failed: " + first_line(e.what()) + ")";
+    }
+  }
+  // One line when the loop runs eagerly although graphs were asked for (on) or
+  // expected (auto on a CUDA device).
+  const bool eager = graph_status_.rfind("eager", 0) == 0;
+  if (eager && !graph_noticed_ && (options_.cuda_graph == "on" || device_.is_cuda())) {
+    graph_noticed_ = true;
+    if (notice_) {
+      notice_("train.cuda_graph=" + options_.cuda_graph + ": the K-step sampler loop runs " +
+              graph_status_ + "; CUDA graphs need a CUDA device and a CUDA build of LibTorch");
+    }
+  }
+}
+
+ChainState Trainer::run_chains(const at::Tensor& z0, SamplerStats* stats) {
+  prepare_graph(stats ? at::Tensor() : z0);
+  if (graph_ && !stats && graph_->shape() == z0.sizes().vec()) {
+    return graph_->replay(z0, graph_seed(gen_.current_seed(), iteration_));
+  }
+  ModelLogDensity logp(model_);
+  ChainState state = ChainState::start(z0, logp);
+  sampler_->run(state, logp, options_.mcmc_steps, gen_, stats);
+  return state;
+}
 
 IterationStats Trainer::step(bool collect_sampler_stats) {
   const int64_t M = options_.batch_size;
@@ -135,10 +204,8 @@ IterationStats Trainer::step(bool collect_sampler_stats) {
 
   // Negatives: K sampler steps from the chain source, θ frozen.
   at::Tensor z0 = chains_->draw(M, x, gen_);
-  ModelLogDensity logp(model_);
   SamplerStats stats;
-  ChainState state = ChainState::start(z0, logp);
-  sampler_->run(state, logp, options_.mcmc_steps, gen_, collect_sampler_stats ? &stats : nullptr);
+  ChainState state = run_chains(z0, collect_sampler_stats ? &stats : nullptr);
   if (!state.f.isfinite().all().item<bool>() || !state.z.isfinite().all().item<bool>()) {
     throw DivergedError("iteration " + std::to_string(out.iteration) +
                         ": chain states or f became NaN/Inf during sampling");
@@ -148,7 +215,7 @@ IterationStats Trainer::step(bool collect_sampler_stats) {
   const double lr = options_.schedule.at(iteration_, options_.iterations, options_.lr);
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
   optimizer_->zero_grad();
-  at::Tensor f_all = model_->forward(at::cat({x, state.z.detach()}, 0));
+  at::Tensor f_all = model_->energy(at::cat({x, state.z.detach()}, 0));
   at::Tensor f_x = f_all.slice(0, 0, M), f_z = f_all.slice(0, M);
   at::Tensor loss = -(f_x.mean() - f_z.mean());
   if (options_.energy_l2 > 0) {
@@ -242,6 +309,9 @@ void Trainer::load_checkpoint(const std::string& path) {
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
   for (const auto& p : model_->named_parameters())
     shapes.push_back({p.key(), p.value().sizes().vec()});
+  // Loading swaps in new parameter tensors: a captured graph would read the old ones.
+  graph_.reset();
+  if (graph_status_ == "captured") graph_status_ = "pending";
   try {
     archive.read("model", model_archive);
     model_->load(model_archive);
@@ -249,6 +319,7 @@ void Trainer::load_checkpoint(const std::string& path) {
     throw UserError("checkpoint " + path +
                     " does not match the configured model (different architecture?)");
   }
+  model_->set_compute(model_->compute());  // the loaded weights come in contiguous
   const auto loaded = model_->named_parameters();
   for (const auto& [name, shape] : shapes) {
     const at::Tensor* p = loaded.find(name);

@@ -8,6 +8,18 @@
 //
 // `ModelLogDensity` adapts a model to the sampler interface (logdensity.h).
 //
+// How the network computes (config keys model.precision, model.memory_format;
+// image models only):
+//   precision "bf16": forward and the input-gradient backward run under autocast
+//     to bfloat16 on the model's device (CPU or CUDA). Parameters, optimizer state,
+//     chain states z and the f, ∇_z f handed back stay float32 (cast back), so MH
+//     ratios and the AniLA γ see float32 values.
+//   memory_format "channels_last": inputs and conv weights in NHWC order (the
+//     convolutions' preferred layout on oneDNN and cuDNN); ∇_z f comes back in z's
+//     own (contiguous) layout.
+// `energy()` and the default `value_and_grad()` honour both; a subclass that
+// overrides value_and_grad does its own arithmetic (the MLP: float32 only).
+//
 //   auto model = anila::make_model({{"type", "mlp"}}, /*sample_shape=*/{2});
 //   anila::ModelLogDensity logp(model);
 #pragma once
@@ -23,12 +35,30 @@
 
 namespace anila {
 
+// model.precision / model.memory_format (see above).
+struct ComputeOptions {
+  std::string precision = "float32";         // float32 | bf16
+  std::string memory_format = "contiguous";  // contiguous | channels_last
+  bool bf16() const { return precision == "bf16"; }
+  bool channels_last() const { return memory_format == "channels_last"; }
+};
+
+std::vector<std::string> precision_names();      // {"float32", "bf16"}
+std::vector<std::string> memory_format_names();  // {"contiguous", "channels_last"}
+
 class EnergyModel : public torch::nn::Module {
  public:
-  // x: [B, ...] -> f: [B]
+  // x: [B, ...] -> f: [B], in the layout and precision the caller set up.
   virtual at::Tensor forward(const at::Tensor& x) = 0;
-  // z: [B, ...] -> f: [B], ∇_z f: [B, ...], with θ frozen (default: autograd on z only).
+  // x: [B, ...] -> f: [B] float32: forward under the model's ComputeOptions
+  // (differentiable in θ: the training loss and value-only evaluations use it).
+  at::Tensor energy(const at::Tensor& x);
+  // z: [B, ...] -> f: [B], ∇_z f: [B, ...] (float32, z's layout), with θ frozen
+  // (default: autograd on z only, under the model's ComputeOptions).
   virtual LogDensityValue value_and_grad(const at::Tensor& z);
+  // Sets precision and memory format (channels_last also converts 4-D weights).
+  void set_compute(const ComputeOptions& compute);
+  const ComputeOptions& compute() const { return compute_; }
   // Resolved options (including "type"), written to the run's config.json.
   virtual Json to_json() const = 0;
   // Number of scalar parameters.
@@ -37,6 +67,13 @@ class EnergyModel : public torch::nn::Module {
   // convolutions and linear layers only); 0 when the model does not say.
   // A sampler step (forward + backward to the input) costs about twice this.
   virtual double forward_flops() const { return 0; }
+
+ protected:
+  // Adds "precision" and "memory_format" to a subclass's to_json().
+  Json with_compute(Json j) const;
+
+ private:
+  ComputeOptions compute_;
 };
 
 using EnergyModelPtr = std::shared_ptr<EnergyModel>;

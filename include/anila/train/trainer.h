@@ -13,6 +13,17 @@
 // α the L2 energy regulariser. Deterministic for a given seed and thread
 // count on CPU; checkpoints hold everything needed to resume bit-exactly
 // (model, optimizer, chain bank, RNG state, iteration).
+//
+// CUDA graphs (train.cuda_graph = auto | on | off): on a CUDA device, in a CUDA
+// build of LibTorch, the K-step sampler loop (from ChainState::start to the K-th
+// step) is captured once at the second iteration, for the fixed shape [M, ...],
+// and replayed every iteration after that: one launch instead of ~25·K. The
+// replayed steps draw their noise from the device's default CUDA generator,
+// re-seeded every iteration from the trainer's seed and the iteration number
+// (so runs stay reproducible and resumable). Logged iterations (sampler stats)
+// and other shapes run eagerly. Where capture is not possible (CPU, a CPU-only
+// LibTorch, a failed capture) the loop runs eagerly; with "on", or when a
+// capture fails, one line says so through the notice handler (stderr by default).
 #pragma once
 
 #include <functional>
@@ -59,7 +70,8 @@ struct TrainOptions {
   LrSchedule schedule;
   int64_t log_every = 50;  // iterations between metric rows (sampler stats on those)
   int64_t checkpoint_every = 1000;
-  Json to_json() const;  // the "train" section (data_noise lives in "data")
+  std::string cuda_graph = "auto";  // auto | on | off (see above)
+  Json to_json() const;             // the "train" section (data_noise lives in "data")
 };
 
 TrainOptions parse_train_options(const Json& section, const std::string& path = "train");
@@ -74,6 +86,8 @@ struct IterationStats {
 // Draws M data points [M, ...] with the given generator.
 using DataFn = std::function<at::Tensor(int64_t M, at::Generator& gen)>;
 
+class SamplerGraph;  // train/sampler_graph.h
+
 class Trainer {
  public:
   Trainer(EnergyModelPtr model, SamplerPtr sampler, ChainSourcePtr chains, DataFn data,
@@ -83,6 +97,16 @@ class Trainer {
   // One iteration of Algorithm 1. Throws DivergedError on NaN/Inf (state not updated).
   IterationStats step(bool collect_sampler_stats);
   int64_t iteration() const { return iteration_; }
+
+  // K sampler steps of the training chains from z0: [M, ...] -> the final state
+  // (z, f; grad when run eagerly). Replays the captured CUDA graph when there is
+  // one for z0's shape and stats is null; otherwise runs the sampler eagerly.
+  ChainState run_chains(const at::Tensor& z0, SamplerStats* stats = nullptr);
+  // How the K-step loop runs: "off", "eager (<why>)", "captured" or "pending"
+  // (auto/on on CUDA before the capture at the second iteration).
+  const std::string& cuda_graph_status() const { return graph_status_; }
+  // Where the one-line notices go (default: "anila: <line>" on stderr).
+  void set_notice_handler(std::function<void(const std::string&)> handler);
 
   // Single-file checkpoint (written atomically: temporary file, then rename).
   void save_checkpoint(const std::string& path) const;
@@ -113,6 +137,12 @@ class Trainer {
   c10::Device device_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   int64_t iteration_ = 0;
+  // CUDA graph of the K-step loop (null until captured).
+  void prepare_graph(const at::Tensor& z0);
+  std::unique_ptr<SamplerGraph> graph_;
+  std::string graph_status_;
+  bool graph_noticed_ = false;
+  std::function<void(const std::string&)> notice_;
 };
 
 }  // namespace anila
