@@ -1,8 +1,9 @@
 // distributed.cpp — c10d rendezvous, process groups, failure diagnosis and the
 // local launcher (see anila/train/distributed.h and docs/distributed.md).
 //
-// Built with USE_C10D and USE_C10D_GLOO (and USE_C10D_NCCL plus ANILA_WITH_NCCL
-// on CUDA builds of LibTorch); CMakeLists.txt sets them for this file only. The
+// Built with USE_C10D, with USE_C10D_GLOO plus ANILA_WITH_GLOO when Gloo's headers
+// are found, and USE_C10D_NCCL plus ANILA_WITH_NCCL on CUDA builds of LibTorch with
+// nccl.h; CMakeLists.txt sets them for this file only. The
 // concrete process-group types are held directly: in LibTorch 1.13 they derive
 // from c10d::ProcessGroup, in 2.x from c10d::Backend, and both return
 // c10::intrusive_ptr<c10d::Work> from their collectives.
@@ -27,8 +28,12 @@
 #include <ATen/ATen.h>
 #include <c10/util/Logging.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/Types.hpp>
+#include <torch/csrc/distributed/c10d/Work.hpp>
+#ifdef ANILA_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #ifdef ANILA_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -159,8 +164,15 @@ bool nccl_available() {
 }
 
 std::string resolve_backend(const std::string& backend, const c10::Device& device) {
-  if (backend == "auto") return device.is_cuda() && nccl_available() ? "nccl" : "gloo";
-  if (backend == "gloo") return backend;
+  if (backend == "auto" && device.is_cuda() && nccl_available()) return "nccl";
+  if (backend == "auto" || backend == "gloo") {
+#ifndef ANILA_WITH_GLOO
+    throw UserError(
+        "distributed training on this device needs Gloo, and this build has none (Gloo's "
+        "headers were not found when it was configured; Debian: libgloo-dev)");
+#endif
+    return "gloo";
+  }
   if (backend == "nccl") {
     if (!nccl_available()) {
       throw UserError(
@@ -216,7 +228,9 @@ struct Communicator::Impl {
   c10::Device comm_device{c10::kCPU};        // where collectives run: CPU (gloo) or the rank's GPU
   c10::intrusive_ptr<c10d::TCPStore> store;  // this rank's client (server on rank 0)
   c10::intrusive_ptr<c10d::TCPStore> hb_store;  // the heartbeat thread's own client
+#ifdef ANILA_WITH_GLOO
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#endif
 #ifdef ANILA_WITH_NCCL
   c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
 #endif
@@ -237,7 +251,10 @@ struct Communicator::Impl {
 #ifdef ANILA_WITH_NCCL
     if (nccl) return op(*nccl);
 #endif
-    return op(*gloo);
+#ifdef ANILA_WITH_GLOO
+    if (gloo) return op(*gloo);
+#endif
+    throw std::logic_error("Communicator: no process group");
   }
 
   void beat_forever() {
@@ -310,6 +327,7 @@ void wait_for_ranks(c10d::TCPStore& store, const DistOptions& o) {
   }
 }
 
+#ifdef ANILA_WITH_GLOO
 std::shared_ptr<::gloo::transport::Device> gloo_device(const DistOptions& o) {
   using PG = c10d::ProcessGroupGloo;
   if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname) {
@@ -318,6 +336,7 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const DistOptions& o) {
   if (is_loopback(o.master_addr)) return PG::createDeviceForHostname("127.0.0.1");
   return PG::createDefaultDevice();
 }
+#endif
 
 void make_process_group(Communicator::Impl& impl) {
   const DistOptions& o = impl.o;
@@ -332,10 +351,12 @@ void make_process_group(Communicator::Impl& impl) {
       return;
     }
 #endif
+#ifdef ANILA_WITH_GLOO
     auto opts = c10d::ProcessGroupGloo::Options::create(to_ms(o.timeout_s));
     opts->devices.push_back(gloo_device(o));
     impl.gloo =
         c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, int(o.rank), int(o.world_size), opts);
+#endif
   } catch (const std::exception& e) {
     throw UserError(impl.me() + ": cannot connect to the other ranks over " + impl.backend + ": " +
                     first_line(e.what()));
