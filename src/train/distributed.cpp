@@ -339,7 +339,7 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const DistOptions& o) {
 #endif
 
 void make_process_group(Communicator::Impl& impl) {
-  const DistOptions& o = impl.o;
+  [[maybe_unused]] const DistOptions& o = impl.o;
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>(store_key(impl.backend), impl.store);
   try {
 #ifdef ANILA_WITH_NCCL
@@ -573,7 +573,7 @@ int supervise(std::vector<Child>& children, double grace_s) {
       it->running = false;
       --running;
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitRankLost;
-      if (WIFSIGNALED(status) && escalation == 0) {
+      if (WIFSIGNALED(status) && escalation == 0 && !g_launcher_signal) {
         const int sig = WTERMSIG(status);
         std::cerr << "anila: error: rank " << it->rank << " (pid " << pid
                   << ") was killed by signal " << sig << " (" << strsignal(sig) << ")\n";
@@ -599,7 +599,7 @@ int supervise(std::vector<Child>& children, double grace_s) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return first_code;
+  return g_launcher_signal ? 128 + g_launcher_signal : first_code;  // Ctrl-C: 130, like a shell
 }
 
 }  // namespace

@@ -134,7 +134,8 @@ using CommunicatorPtr = std::shared_ptr<Communicator>;
 // Waits for all; when one fails, the others get `grace_s` to stop on their own,
 // then SIGTERM, then SIGKILL. Returns the exit code of the first rank that
 // failed (kExitRankLost when it was killed by a signal, with one line naming it),
-// 0 when all succeed.
+// 128 + signal when the launcher got SIGINT/SIGTERM (forwarded to the ranks as
+// SIGTERM), 0 when all succeed.
 int launch_local(int64_t nproc, const std::vector<std::string>& argv, double grace_s = 30);
 
 }  // namespace anila::dist
