@@ -27,6 +27,7 @@
 
 #include <ATen/ATen.h>
 #include <c10/util/Logging.h>
+#include <torch/cuda.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/Types.hpp>
@@ -190,6 +191,13 @@ std::string resolve_backend(const std::string& backend, const c10::Device& devic
 
 c10::Device rank_device(const c10::Device& device, const DistOptions& options) {
   if (!device.is_cuda() || options.world_size <= 1) return device;
+  const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+  if (options.local_rank >= gpus) {
+    throw UserError("rank " + std::to_string(options.rank) + ": LOCAL_RANK " +
+                    std::to_string(options.local_rank) + " needs cuda:" +
+                    std::to_string(options.local_rank) + ", but this machine has " +
+                    std::to_string(gpus) + " GPU(s); start at most that many ranks per machine");
+  }
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(options.local_rank));
 }
 
@@ -372,7 +380,8 @@ std::shared_ptr<Communicator> Communicator::connect(const DistOptions& o,
   auto impl = std::make_unique<Impl>();
   impl->o = o;
   impl->backend = resolve_backend(o.backend, device);
-  impl->comm_device = impl->backend == "nccl" ? rank_device(device, o) : c10::Device(c10::kCPU);
+  const c10::Device mine = rank_device(device, o);  // checks LOCAL_RANK against the GPUs
+  impl->comm_device = impl->backend == "nccl" ? mine : c10::Device(c10::kCPU);
   if (o.world_size < 2) throw UserError("distributed training needs WORLD_SIZE >= 2");
   check_resolves(o.master_addr, impl->me());
   ::signal(SIGPIPE, SIG_IGN);  // a peer's closed socket is an error to report, not a signal
