@@ -377,6 +377,16 @@ TEST_F(DistCli, BatchNotDivisibleByTheRanksIsOneError) {
   EXPECT_NE(r.output.find("divisible"), std::string::npos) << r.output;
 }
 
+TEST_F(DistCli, ResumeWithAnotherRankCountIsOneError) {
+  const std::string out = path("single");
+  ASSERT_EQ(run("train --quiet --config " + config(10) + " --out " + out).code, 0);
+  // Both ranks read the same checkpoint and fail alike; only rank 0 says so.
+  Result r = run("train --quiet --nproc 2 --resume " + out);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(count_lines_with(r.output, "anila:"), 1) << r.output;
+  EXPECT_NE(r.output.find("written by 1 rank(s), this run has 2"), std::string::npos) << r.output;
+}
+
 TEST_F(DistCli, KilledRankStopsTheOtherWithItsNameAndKeepsTheCheckpoint) {
   // torchrun's environment, this test as the launcher: rank 0 hosts the store.
   const std::string out = path("killed"), port = std::to_string(free_port());

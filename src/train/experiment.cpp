@@ -327,12 +327,18 @@ class StartAgreement {
 Json run_rank(const RunSetup& s, const Json& resolved, const RunOptions& options, bool resume) {
   const std::string ckpt = options.out_dir + "/checkpoints/last.pt";
   std::unique_ptr<Trainer> trainer;
-  {
-    StartAgreement start(options.comm, "while starting the run");
+  std::exception_ptr error;
+  int status = 0;
+  try {
     trainer = make_trainer(s, resolved, options.comm);
     if (resume) trainer->load_checkpoint(ckpt);
-    start.ready();
+  } catch (const UserError&) {
+    status = kExitUserError;
+    error = std::current_exception();
   }
+  // When a lower rank failed too (the same checkpoint, say), it reports; this one
+  // stops with PeerStopped instead of printing the same line again.
+  if (!options.comm->agree(status, "while starting the run")) std::rethrow_exception(error);
   try {
     while (trainer->iteration() < s.train.iterations) {
       const int64_t it = trainer->iteration() + 1;
