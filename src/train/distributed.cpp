@@ -265,16 +265,17 @@ struct Communicator::Impl {
     throw std::logic_error("Communicator: no process group");
   }
 
+  // The heartbeat thread; the store call runs without the lock, so stopping never
+  // waits on the network for longer than the client's timeout (set in connect).
   void beat_forever() {
-    int64_t count = 0;
-    std::unique_lock<std::mutex> lock(mutex);
-    while (!stopping) {
+    for (int64_t count = 1;; ++count) {
       try {
-        hb_store->set(heartbeat_key(o.rank), to_bytes(std::to_string(++count)));
+        hb_store->set(heartbeat_key(o.rank), to_bytes(std::to_string(count)));
       } catch (const std::exception&) {
         return;  // the store is gone; fail() diagnoses that
       }
-      wake.wait_for(lock, kHeartbeatPeriod, [this] { return stopping; });
+      std::unique_lock<std::mutex> lock(mutex);
+      if (wake.wait_for(lock, kHeartbeatPeriod, [this] { return stopping; })) return;
     }
   }
 
@@ -390,6 +391,7 @@ std::shared_ptr<Communicator> Communicator::connect(const DistOptions& o,
   impl->hb_store = open_store(o, /*server=*/false);
   // The first beat before joining: fail() can read every rank's counter.
   impl->hb_store->set(heartbeat_key(o.rank), to_bytes("0"));
+  impl->hb_store->setTimeout(std::chrono::milliseconds(5000));
   wait_for_ranks(*impl->store, o);
   make_process_group(*impl);
   impl->heartbeat = std::thread([p = impl.get()] { p->beat_forever(); });
