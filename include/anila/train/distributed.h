@@ -110,9 +110,10 @@ class Communicator {
   at::Tensor allgather(const at::Tensor& t, const std::string& what);
 
   // Every rank passes its status (0 = fine, else the exit code it is about to
-  // stop with). Returns normally when all are 0; otherwise a rank with a non-zero
-  // status returns false (it rethrows its own error), the others throw PeerStopped
-  // naming the first rank that failed.
+  // stop with). Returns true when all are 0. Otherwise the lowest failing rank gets
+  // false (it rethrows its own error, the one line printed) and every other rank,
+  // failed or not, throws PeerStopped with that rank's code (an empty message under
+  // the --nproc launcher, else one naming that rank).
   bool agree(int status, const std::string& what);
 
   // Throws RankLostError naming the rank(s) whose heartbeat stopped (checked over
