@@ -10,12 +10,14 @@
 //   anila features  train [--out FILE]
 //   anila reproduce NAME [--seeds N] [--out DIR]
 //
-// Exit codes: 0 success, 2 user error (one line on stderr), 3 diverged run.
+// Exit codes: 0 success, 2 user error (one line on stderr), 3 diverged run,
+// 1 internal error or a lost rank of a data-parallel run.
 #include <filesystem>
 #include <iostream>
 #include <sstream>
 
 #include "anila/config.h"
+#include "anila/train/distributed.h"
 #include "cli.h"
 
 namespace anila::cli {
@@ -83,6 +85,13 @@ int main(int argc, char** argv) {
   } catch (const anila::DivergedError& e) {
     std::cerr << "anila: diverged: " << e.what() << "\n";
     return anila::kExitDiverged;
+  } catch (const anila::dist::RankLostError& e) {
+    std::cerr << "anila: error: " << e.what() << "\n";
+    return anila::dist::kExitRankLost;
+  } catch (const anila::dist::PeerStopped& e) {
+    // Another rank (or the launcher's rank) printed the cause.
+    if (*e.what()) std::cerr << "anila: " << e.what() << "\n";
+    return e.code();
   } catch (const std::exception& e) {
     // Not a user error we anticipated: one line (LibTorch appends a C++ stack), exit 1.
     const std::string what = e.what();

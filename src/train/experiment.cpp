@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -27,6 +28,7 @@
 #include "anila/models/energy.h"
 #include "anila/samplers/sampler.h"
 #include "anila/train/setup.h"
+#include "anila/train/distributed.h"
 #include "anila/train/trainer.h"
 #include "train/image_metrics.h"
 
@@ -294,18 +296,90 @@ void write_curves(const std::string& dir, const std::vector<std::string>& eval_k
   if (!row.empty()) io::write_png(io::compose({row}, {}, ""), dir + "/curves.png");
 }
 
+// Data-parallel runs: the ranks stop together when one fails before training
+// starts. ready() tells the others that this rank is set up; leaving the scope by
+// an exception before that tells them it is not (Communicator::agree), so no rank
+// waits in a collective that the failed one never joins.
+class StartAgreement {
+ public:
+  StartAgreement(std::shared_ptr<dist::Communicator> comm, std::string what)
+      : comm_(std::move(comm)), what_(std::move(what)) {}
+  ~StartAgreement() {
+    if (!comm_ || done_ || std::uncaught_exceptions() == 0) return;
+    try {
+      comm_->agree(kExitUserError, what_);
+    } catch (...) {
+      // This rank's own error is already on its way out.
+    }
+  }
+  void ready() {
+    if (comm_ && !done_) comm_->agree(0, what_);
+    done_ = true;
+  }
+
+ private:
+  std::shared_ptr<dist::Communicator> comm_;
+  std::string what_;
+  bool done_ = false;
+};
+
+// Ranks other than 0: the same trainer, steps and checkpoints as rank 0's loop
+// in run_in_folder (collectives in the same order), without the run folder.
+Json run_rank(const RunSetup& s, const Json& resolved, const RunOptions& options, bool resume) {
+  const std::string ckpt = options.out_dir + "/checkpoints/last.pt";
+  std::unique_ptr<Trainer> trainer;
+  std::exception_ptr error;
+  int status = 0;
+  try {
+    trainer = make_trainer(s, resolved, options.comm);
+    if (resume) trainer->load_checkpoint(ckpt);
+  } catch (const UserError&) {
+    status = kExitUserError;
+    error = std::current_exception();
+  }
+  // When a lower rank failed too (the same checkpoint, say), it reports; this one
+  // stops with PeerStopped instead of printing the same line again.
+  if (!options.comm->agree(status, "while starting the run")) std::rethrow_exception(error);
+  try {
+    while (trainer->iteration() < s.train.iterations) {
+      const int64_t it = trainer->iteration() + 1;
+      trainer->step(/*collect_sampler_stats=*/false);
+      if (it % s.train.checkpoint_every == 0) trainer->save_checkpoint(ckpt);
+    }
+  } catch (const DivergedError& e) {
+    // Every rank saw the same flags; rank 0 reports it and writes summary.json.
+    const bool quiet = options.comm->options().launched;
+    throw dist::PeerStopped(
+        quiet ? "" : fmt::format("rank {}: diverged: {}", options.comm->rank(), e.what()),
+        kExitDiverged);
+  }
+  trainer->save_checkpoint(ckpt);
+  return {{"status", "completed"}, {"rank", options.comm->rank()}};
+}
+
 Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume) {
   RunSetup s = build_setup(resolved);
+  if (options.comm) {
+    s.device = dist::rank_device(s.device, options.comm->options());
+    if (options.comm->rank() != 0) return run_rank(s, resolved, options, resume);
+  }
+  StartAgreement start_agreement(options.comm, "while starting the run");
   const std::string dir = options.out_dir;
   const std::string ckpt_dir = dir + "/checkpoints";
   const std::string ckpt = ckpt_dir + "/last.pt";
   io::make_dirs(ckpt_dir);
   if (!resume) io::write_atomic(dir + "/config.json", s.config.dump(2) + "\n");
 
-  std::unique_ptr<Trainer> trainer_ptr = make_trainer(s, resolved);
+  std::unique_ptr<Trainer> trainer_ptr = make_trainer(s, resolved, options.comm);
   Trainer& trainer = *trainer_ptr;
   const SamplerPtr& sampler = trainer.sampler();
   if (resume) trainer.load_checkpoint(ckpt);
+  if (resume && !options.comm && trainer.checkpoint_world_size() != 1) {
+    throw UserError(
+        fmt::format("cannot resume {}: its checkpoint was written by {} ranks; resume "
+                    "it with --nproc {}",
+                    dir, trainer.checkpoint_world_size(), trainer.checkpoint_world_size()));
+  }
   const int64_t start = trainer.iteration();
   std::unique_ptr<ImageMetrics> metrics;
   std::vector<std::string> columns = kMetricColumns;
@@ -338,6 +412,7 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
   double latest_kl = std::nan(""), latest_loss = std::nan(""), latest_fd = std::nan("");
   auto t0 = std::chrono::steady_clock::now();
   int64_t last_good = start;
+  start_agreement.ready();
   try {
     while (trainer.iteration() < s.train.iterations) {
       const int64_t it = trainer.iteration() + 1;
@@ -402,6 +477,13 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
                     {"last_checkpoint_iteration", last_good}};
     io::write_atomic(dir + "/summary.json", summary.dump(2) + "\n");
     throw DivergedError(std::string(e.what()) + "; " + where);
+  } catch (const dist::RankLostError& e) {
+    progress.finish();
+    throw dist::RankLostError(
+        std::string(e.what()) + "; " +
+        (last_good > 0 || resume
+             ? fmt::format("last complete checkpoint: iteration {} in {}", last_good, ckpt)
+             : "no checkpoint was written before it"));
   }
   progress.finish();
   trainer.save_checkpoint(ckpt);
@@ -499,7 +581,13 @@ Json resolve_config(const Json& config) {
 
 Json run_experiment(const Json& config, const RunOptions& options) {
   Json resolved = resolve_config(config);  // every user error before touching disk
-  prepare_folder(options.out_dir, options.force);
+  const bool lead = !options.comm || options.comm->rank() == 0;  // rank 0 owns the folder
+  {
+    StartAgreement folder(options.comm, "to prepare the run folder");
+    if (lead) prepare_folder(options.out_dir, options.force);
+    folder.ready();
+  }
+  if (!lead) return run_in_folder(resolved, options, /*resume=*/false);
   try {
     return run_in_folder(resolved, options, /*resume=*/false);
   } catch (const UserError&) {

@@ -9,6 +9,7 @@
 #include "anila/config.h"
 #include "anila/models/energy.h"
 #include "anila/samplers/registry.h"
+#include "anila/train/distributed.h"
 #include "train/image_metrics.h"
 
 namespace anila {
@@ -153,10 +154,16 @@ Json EvalConfig::to_json() const {
   return j;
 }
 
-std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved) {
+std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved,
+                                      const std::shared_ptr<dist::Communicator>& comm) {
   if (s.device.is_cuda()) set_cuda_tf32(s.tf32);
-  at::Generator gen = make_generator(s.seed, s.device);
-  at::Generator init_gen = make_generator(s.seed + 1, s.device);
+  const int64_t world = comm ? comm->world_size() : 1;
+  if (comm) dist::check_world_size(resolved, world);
+  const uint64_t chain_seed = comm ? dist::rank_seed(s.seed, comm->rank()) : s.seed;
+  at::Generator gen = make_generator(chain_seed, s.device);
+  at::Generator init_gen = make_generator(chain_seed + 1, s.device);
+  ChainOptions chain_options = parse_chain_options(resolved["chains"]);
+  chain_options.bank_size /= world;  // this rank's share
   SamplerPtr sampler = make_sampler(s.sampler);
   EnergyModelPtr model;
   {
@@ -167,8 +174,7 @@ std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved) {
     at::manual_seed(s.seed);
     model = make_model(resolved["model"], s.sample_shape, "model");
   }
-  ChainSourcePtr chains = make_chain_source(parse_chain_options(resolved["chains"]), s.sample_shape,
-                                            s.device, init_gen);
+  ChainSourcePtr chains = make_chain_source(chain_options, s.sample_shape, s.device, init_gen);
   const data::Dataset2D* data = s.data.get();
   std::shared_ptr<data::ImageDataset> images = s.images;
   DataFn data_fn = [data, images](int64_t M, at::Generator& g) {
@@ -179,7 +185,9 @@ std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved) {
                             : make_generator(g.current_seed() + static_cast<uint64_t>(M), at::kCPU);
     return images ? data::sample_images(*images, M, cpu) : data->sample(M, cpu);
   };
-  return std::make_unique<Trainer>(model, sampler, chains, data_fn, s.train, gen, s.device);
+  auto trainer = std::make_unique<Trainer>(model, sampler, chains, data_fn, s.train, gen, s.device);
+  if (comm) trainer->set_distributed(comm, make_generator(s.seed, c10::kCPU));
+  return trainer;
 }
 
 std::unique_ptr<Trainer> make_trainer(const RunSetup& setup) {

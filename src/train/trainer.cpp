@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include <torch/nn/utils/clip_grad.h>
@@ -12,6 +14,7 @@
 
 #include "anila/config.h"
 #include "train/cuda_graph.h"
+#include "anila/train/distributed.h"
 
 namespace anila {
 
@@ -192,26 +195,30 @@ ChainState Trainer::run_chains(const at::Tensor& z0, SamplerStats* stats) {
 }
 
 IterationStats Trainer::step(bool collect_sampler_stats) {
-  const int64_t M = options_.batch_size;
+  const int64_t M = options_.batch_size / (comm_ ? comm_->world_size() : 1);  // this rank's
   IterationStats out;
   out.iteration = iteration_ + 1;
+  if (comm_ && !replicas_checked_) {
+    check_replicas("before iteration " + std::to_string(out.iteration));
+    replicas_checked_ = true;
+  }
 
   // Positives, with optional data noise.
-  at::Tensor x = data_(M, gen_).to(device_);
-  if (options_.data_noise > 0) {
-    x = x + options_.data_noise * at::randn(x.sizes(), gen_, x.options());
-  }
+  at::Tensor x = positives(M);
 
   // Negatives: K sampler steps from the chain source, θ frozen.
   at::Tensor z0 = chains_->draw(M, x, gen_);
   SamplerStats stats;
   ChainState state = run_chains(z0, collect_sampler_stats ? &stats : nullptr);
-  if (!state.f.isfinite().all().item<bool>() || !state.z.isfinite().all().item<bool>()) {
+  if (out.iteration == fault_nan_iteration_) state.z.fill_(NAN);  // test hook, see set_distributed
+  const bool chains_broke =
+      !state.f.isfinite().all().item<bool>() || !state.z.isfinite().all().item<bool>();
+  if (chains_broke && !comm_) {
     throw DivergedError("iteration " + std::to_string(out.iteration) +
                         ": chain states or f became NaN/Inf during sampling");
   }
 
-  // Loss and update.
+  // Loss and update (ranks: every rank reaches the allreduce, broken chains or not).
   const double lr = options_.schedule.at(iteration_, options_.iterations, options_.lr);
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
   optimizer_->zero_grad();
@@ -222,6 +229,8 @@ IterationStats Trainer::step(bool collect_sampler_stats) {
     loss = loss + options_.energy_l2 * (f_x.pow(2).mean() + f_z.pow(2).mean());
   }
   loss.backward();
+  std::array<double, 3> global{};
+  if (comm_) global = average_over_ranks(loss, f_x, f_z, chains_broke);
   double grad_norm;
   if (options_.grad_clip > 0) {
     grad_norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.grad_clip);
@@ -232,7 +241,7 @@ IterationStats Trainer::step(bool collect_sampler_stats) {
     }
     grad_norm = std::sqrt(sq.item<double>());
   }
-  const double loss_v = loss.item<double>();
+  const double loss_v = comm_ ? global[0] : loss.item<double>();
   if (!std::isfinite(loss_v) || !std::isfinite(grad_norm)) {
     throw DivergedError("iteration " + std::to_string(out.iteration) +
                         ": loss or parameter gradient became NaN/Inf");
@@ -242,12 +251,100 @@ IterationStats Trainer::step(bool collect_sampler_stats) {
   iteration_++;
 
   out.loss = loss_v;
-  out.f_data = f_x.mean().item<double>();
-  out.f_samples = f_z.mean().item<double>();
+  out.f_data = comm_ ? global[1] : f_x.mean().item<double>();
+  out.f_samples = comm_ ? global[2] : f_z.mean().item<double>();
   out.grad_norm = grad_norm;
   out.lr = lr;
   if (collect_sampler_stats) out.sampler = stats.summary();
   return out;
+}
+
+at::Tensor Trainer::positives(int64_t M) {
+  if (!comm_) {
+    at::Tensor x = data_(M, gen_).to(device_);
+    if (options_.data_noise > 0) {
+      x = x + options_.data_noise * at::randn(x.sizes(), gen_, x.options());
+    }
+    return x;
+  }
+  // Every rank draws the same global batch (and its noise) and keeps its rows.
+  at::Tensor x = data_(options_.batch_size, data_gen_);
+  if (options_.data_noise > 0) {
+    x = x + options_.data_noise * at::randn(x.sizes(), data_gen_, x.options());
+  }
+  return x.narrow(0, comm_->rank() * M, M).to(device_);
+}
+
+void Trainer::set_distributed(std::shared_ptr<dist::Communicator> comm, at::Generator data_gen) {
+  TORCH_CHECK(comm && options_.batch_size % comm->world_size() == 0,
+              "set_distributed: train.batch_size must be divisible by the world size");
+  TORCH_CHECK(data_gen.device().is_cpu(), "set_distributed: the data generator must be a CPU one");
+  comm_ = std::move(comm);
+  data_gen_ = std::move(data_gen);
+  replicas_checked_ = false;
+  // Fault injection for the tests (docs/distributed.md): ANILA_FAULT_NAN=RANK:ITERATION
+  // turns that rank's chains into NaN after sampling at that iteration.
+  if (const char* fault = std::getenv("ANILA_FAULT_NAN")) {
+    long long rank = -1, it = -1;
+    if (std::sscanf(fault, "%lld:%lld", &rank, &it) == 2 && rank == comm_->rank()) {
+      fault_nan_iteration_ = it;
+    }
+  }
+}
+
+std::array<double, 3> Trainer::average_over_ranks(const at::Tensor& loss, const at::Tensor& f_x,
+                                                  const at::Tensor& f_z, bool chains_broke) {
+  const int64_t N = comm_->world_size(), r = comm_->rank();
+  std::vector<at::Tensor> grads, parts;
+  for (const auto& p : model_->parameters()) {
+    if (!p.grad().defined()) continue;
+    grads.push_back(p.grad());
+    parts.push_back(p.grad().reshape(-1));
+  }
+  // [gradients..., loss, mean f(x), mean f(z), broken flag of rank 0..N-1]
+  const auto opts = parts.empty() ? loss.options() : parts[0].options();
+  at::Tensor flags = at::zeros({N}, opts);
+  if (chains_broke) flags[r] = 1;
+  parts.push_back(at::stack({loss.detach(), f_x.detach().mean(), f_z.detach().mean()}).to(opts));
+  parts.push_back(flags);
+  at::Tensor flat = at::cat(parts);
+  const std::string it = std::to_string(iteration_ + 1);
+  comm_->allreduce_sum(flat, "iteration " + it + " (gradient allreduce)");
+  int64_t offset = 0;
+  for (auto& g : grads) {
+    g.copy_(flat.narrow(0, offset, g.numel()).view_as(g)).div_(static_cast<double>(N));
+    offset += g.numel();
+  }
+  const at::Tensor tail = flat.narrow(0, offset, 3 + N).to(at::kCPU, at::kDouble);
+  std::string broken;
+  for (int64_t q = 0; q < N; ++q) {
+    if (tail[3 + q].item<double>() > 0) broken += (broken.empty() ? "" : ", ") + std::to_string(q);
+  }
+  if (!broken.empty()) {
+    throw DivergedError("iteration " + it + ": chain states or f became NaN/Inf during sampling" +
+                        " on rank" + (broken.find(',') != std::string::npos ? "s " : " ") + broken);
+  }
+  return {tail[0].item<double>() / N, tail[1].item<double>() / N, tail[2].item<double>() / N};
+}
+
+void Trainer::check_replicas(const std::string& when) const {
+  // FNV-1a over every parameter's bytes, compared across the ranks.
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& p : model_->parameters()) {
+    const at::Tensor t = p.detach().to(at::kCPU).contiguous();
+    const auto* bytes = static_cast<const uint8_t*>(t.data_ptr());
+    for (size_t i = 0; i < t.nbytes(); ++i) h = (h ^ bytes[i]) * 1099511628211ULL;
+  }
+  int64_t mine;
+  std::memcpy(&mine, &h, sizeof mine);
+  const at::Tensor all =
+      comm_->allgather(at::tensor({mine}, at::kLong), when + " (parameter check)");
+  for (int64_t q = 1; q < comm_->world_size(); ++q) {
+    if (all[q][0].item<int64_t>() != all[0][0].item<int64_t>()) {
+      throw std::runtime_error("rank " + std::to_string(q) +
+                               " holds model parameters different from rank 0's " + when);
+    }
+  }
 }
 
 at::Tensor Trainer::draw_samples(int64_t n, at::Generator& gen, int64_t steps) {
@@ -274,6 +371,16 @@ at::Tensor Trainer::draw_samples(int64_t n, at::Generator& gen, int64_t steps,
 }
 
 void Trainer::save_checkpoint(const std::string& path) const {
+  at::Tensor bank = chains_->state();
+  at::Tensor rank_rng_states;
+  if (comm_) {
+    // Every rank's bank and generator; rank 0 writes them all.
+    const std::string what = "the checkpoint at iteration " + std::to_string(iteration_);
+    check_replicas("at " + what);
+    if (bank.defined()) bank = comm_->allgather(bank, what).flatten(0, 1);
+    rank_rng_states = comm_->allgather(gen_.get_state(), what);
+    if (comm_->rank() != 0) return;
+  }
   torch::serialize::OutputArchive archive, model_archive, optim_archive;
   model_->save(model_archive);
   optimizer_->save(optim_archive);
@@ -281,8 +388,12 @@ void Trainer::save_checkpoint(const std::string& path) const {
   archive.write("optimizer", optim_archive);
   archive.write("iteration", at::tensor(iteration_, at::kLong));
   archive.write("rng_state", gen_.get_state());
-  at::Tensor bank = chains_->state();
   if (bank.defined()) archive.write("chain_bank", bank.cpu());
+  if (comm_) {
+    archive.write("world_size", at::tensor(comm_->world_size(), at::kLong));
+    archive.write("rank_rng_states", rank_rng_states.cpu());
+    archive.write("data_rng_state", data_gen_.get_state());
+  }
   const std::string tmp = path + ".tmp";
   try {
     archive.save_to(tmp);
@@ -303,6 +414,18 @@ void Trainer::load_checkpoint(const std::string& path) {
     archive.load_from(path, device_);
   } catch (const std::exception&) {
     throw UserError("checkpoint " + path + " is corrupt or not an anila checkpoint");
+  }
+  {
+    at::Tensor world;
+    checkpoint_world_size_ = archive.try_read("world_size", world) ? world.item<int64_t>() : 1;
+  }
+  const int64_t N = comm_ ? comm_->world_size() : 1;
+  if (comm_ && checkpoint_world_size_ != N) {
+    throw UserError(
+        "checkpoint " + path + " was written by " + std::to_string(checkpoint_world_size_) +
+        " rank(s), this run has " + std::to_string(N) + "; resume it with " +
+        (checkpoint_world_size_ == 1 ? std::string("a single process (no --nproc)")
+                                     : "--nproc " + std::to_string(checkpoint_world_size_)));
   }
   // LibTorch's archive reader swaps in each saved tensor whatever its shape, so
   // compare every parameter's shape with the configured model's.
@@ -337,11 +460,22 @@ void Trainer::load_checkpoint(const std::string& path) {
     archive.read("iteration", it);
     archive.read("rng_state", rng);
     iteration_ = it.item<int64_t>();
-    gen_.set_state(rng.cpu());
+    if (comm_) {
+      // This rank's generator and its rows of the global bank.
+      at::Tensor rngs, data_rng;
+      archive.read("rank_rng_states", rngs);
+      archive.read("data_rng_state", data_rng);
+      rng = rngs[comm_->rank()];
+      data_gen_.set_state(data_rng.cpu().contiguous());
+    }
+    gen_.set_state(rng.cpu().contiguous());
     if (chains_->state().defined()) {
       archive.read("chain_bank", bank);
+      const int64_t b = chains_->state().size(0);
+      if (comm_ && bank.size(0) == b * N) bank = bank.narrow(0, comm_->rank() * b, b).clone();
       chains_->set_state(bank);
     }
+    replicas_checked_ = false;
   } catch (const UserError&) {
     throw;
   } catch (const std::exception& e) {

@@ -44,6 +44,9 @@ namespace anila {
 namespace data {
 struct ImageDataset;
 }
+namespace dist {
+class Communicator;
+}
 
 // Validates `config` and returns it with every default filled in. Throws UserError.
 Json resolve_config(const Json& config);
@@ -56,6 +59,9 @@ struct RunOptions {
   int interactive = -1;      // progress bar: -1 detect, 0 plain lines, 1 bar
   std::string label;         // progress label (default: folder name)
   bool tensorboard = false;  // also write TensorBoard event files (scalars, sample grids)
+  // Data-parallel training (anila/train/distributed.h): every rank calls
+  // run_experiment/resume_experiment with the same config; rank 0 writes the folder.
+  std::shared_ptr<dist::Communicator> comm;
 };
 
 // Trains one run. Returns summary.json's content. Throws UserError (bad input,

@@ -27,6 +27,10 @@
 
 namespace anila {
 
+namespace dist {
+class Communicator;
+}
+
 struct EvalConfig {
   int64_t every = 500;       // iterations between evaluations (0: only at the end)
   int64_t samples = 10000;   // final evaluation batch (samples.npy)
@@ -69,8 +73,12 @@ struct RunSetup {
 RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> images = nullptr);
 
 // Model (seeded init), sampler, chain source and trainer for a resolved config.
-std::unique_ptr<Trainer> make_trainer(const RunSetup& setup, const Json& resolved);
-// The same for setup.config.
+// With `comm` (data-parallel training): this rank's trainer, its chain source
+// holding bank_size / N chains, its generators derived from the seed and the rank
+// (dist::rank_seed), the data generator seeded as a single-process run's.
+std::unique_ptr<Trainer> make_trainer(const RunSetup& setup, const Json& resolved,
+                                      const std::shared_ptr<dist::Communicator>& comm = nullptr);
+// The same for setup.config (single process).
 std::unique_ptr<Trainer> make_trainer(const RunSetup& setup);
 
 }  // namespace anila

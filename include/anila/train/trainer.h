@@ -26,6 +26,7 @@
 // capture fails, one line says so through the notice handler (stderr by default).
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -40,6 +41,9 @@
 
 namespace torch::optim {
 class Optimizer;
+}
+namespace anila::dist {
+class Communicator;
 }
 
 namespace anila {
@@ -121,6 +125,20 @@ class Trainer {
   at::Tensor draw_samples(int64_t n, at::Generator& gen, int64_t steps,
                           const std::vector<int64_t>& keep, std::vector<at::Tensor>* kept);
 
+  // ---- data-parallel training (anila/train/distributed.h) ----
+  // Makes this trainer rank r of N = comm->world_size(): each step takes rows
+  // [r·m, (r+1)·m), m = M / N, of the global batch [M, ...] drawn with `data_gen`
+  // (a CPU generator seeded alike on every rank), draws m chains from its own
+  // source (the caller gives it bank_size / N chains and a generator of its own),
+  // and averages the gradients over the ranks in one allreduce before the update.
+  // step() and save_checkpoint() become collectives (every rank calls them at the
+  // same iterations); checkpoints, written by rank 0, hold the global bank (every
+  // rank's, in rank order) and every rank's generator state.
+  void set_distributed(std::shared_ptr<dist::Communicator> comm, at::Generator data_gen);
+  const std::shared_ptr<dist::Communicator>& communicator() const { return comm_; }
+  // Ranks that wrote the checkpoint loaded last (1 for a single-process one).
+  int64_t checkpoint_world_size() const { return checkpoint_world_size_; }
+
   const EnergyModelPtr& model() const { return model_; }
   const SamplerPtr& sampler() const { return sampler_; }
   const ChainSourcePtr& chains() const { return chains_; }
@@ -143,6 +161,20 @@ class Trainer {
   std::string graph_status_;
   bool graph_noticed_ = false;
   std::function<void(const std::string&)> notice_;
+
+  // Data-parallel state (see set_distributed).
+  std::shared_ptr<dist::Communicator> comm_;
+  at::Generator data_gen_;
+  int64_t checkpoint_world_size_ = 1;
+  bool replicas_checked_ = false;
+  int64_t fault_nan_iteration_ = -1;  // ANILA_FAULT_NAN (tests)
+  at::Tensor positives(int64_t M);
+  // Averages gradients, loss and energies over the ranks (one allreduce); returns
+  // {loss, mean f(x), mean f(z)}; DivergedError naming the ranks whose chains broke.
+  std::array<double, 3> average_over_ranks(const at::Tensor& loss, const at::Tensor& f_x,
+                                           const at::Tensor& f_z, bool chains_broke);
+  // Internal error unless every rank holds bit-identical parameters.
+  void check_replicas(const std::string& when) const;
 };
 
 }  // namespace anila
