@@ -34,10 +34,10 @@
 #include "anila/io/files.h"
 #include "anila/train/distributed.h"
 #include "anila/train/experiment.h"
+#include "anila/train/setup.h"
 #include "anila/train/trainer.h"
 #include "cli_run.h"
 #include "test_util.h"
-#include "anila/train/setup.h"
 
 extern char** environ;
 
@@ -490,3 +490,37 @@ TEST_F(DistCli, NanOnOneRankStopsEveryRankWithExit3) {
   EXPECT_EQ(summary["status"], "diverged");
   EXPECT_EQ(summary["last_checkpoint_iteration"], 10);
 }
+
+namespace {
+
+// The NCCL path: two ranks, one GPU each, average a tensor on the device. Runs
+// only where this build has NCCL and the machine two CUDA devices; skips, saying
+// which is missing, everywhere else (a CPU build, or a single-GPU machine).
+TEST(DistNccl, TwoRanksAverageOnTheirDevices) {
+  if (!dist::nccl_available()) GTEST_SKIP() << "this build has no NCCL (needs a CUDA LibTorch)";
+  if (at::globalContext().getNumGPUs() < 2) GTEST_SKIP() << "needs two CUDA devices";
+  const int port = free_port();
+  auto rank = [&](int64_t r) {
+    dist::DistOptions o;
+    o.rank = r;
+    o.world_size = 2;
+    o.local_rank = r;
+    o.local_world_size = 2;
+    o.master_port = port;
+    o.backend = "nccl";
+    o.rdzv_timeout_s = 30;
+    o.timeout_s = 60;
+    const c10::Device device = dist::rank_device(c10::Device("cuda"), o);
+    auto comm = dist::Communicator::connect(o, device);
+    EXPECT_EQ(comm->backend(), "nccl");
+    at::Tensor t = at::full({4}, static_cast<double>(r + 1), at::TensorOptions(device));
+    comm->allreduce_mean(t, "nccl test");
+    return t.cpu();
+  };
+  auto r1 = std::async(std::launch::async, rank, 1);
+  const at::Tensor a = rank(0), b = r1.get();
+  EXPECT_TRUE(at::allclose(a, at::full({4}, 1.5)));
+  EXPECT_TRUE(at::equal(a, b));
+}
+
+}  // namespace
