@@ -29,6 +29,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 #include "anila/config.h"
 #include "anila/io/files.h"
@@ -498,7 +499,7 @@ namespace {
 // which is missing, everywhere else (a CPU build, or a single-GPU machine).
 TEST(DistNccl, TwoRanksAverageOnTheirDevices) {
   if (!dist::nccl_available()) GTEST_SKIP() << "this build has no NCCL (needs a CUDA LibTorch)";
-  if (at::globalContext().getNumGPUs() < 2) GTEST_SKIP() << "needs two CUDA devices";
+  if (torch::cuda::device_count() < 2) GTEST_SKIP() << "needs two CUDA devices";
   const int port = free_port();
   auto rank = [&](int64_t r) {
     dist::DistOptions o;

@@ -89,19 +89,9 @@ void add_sample(CLI::App& app) {
       sets.erase("target");
       section["type"] = args->target;
       if (args->dim > 0) section["dim"] = args->dim;
-      auto target = targets::make_target(section, "target");
       so.sampler_config = sets;
       so.out_dir = args->out.empty() ? "runs/sample-" + args->target : args->out;
-      SampleProblem problem;
-      problem.name = args->target + " (d = " + std::to_string(target->dim()) + ")";
-      problem.logp = target.get();
-      problem.sample_shape = {target->dim()};
-      problem.target = target.get();
-      // Chains start from exact draws scaled by 2 (overdispersed, as R-hat expects).
-      problem.init = [&](int64_t C, at::Generator& gen) {
-        return (target->sample(C, gen) * 2).to(at::kFloat);
-      };
-      run_sampling(problem, so);
+      sample_analytic_target(section, so);
       return;
     }
     // A trained EBM: the target is exp(f/T) with the run's T unless overridden.
@@ -143,30 +133,9 @@ void add_sample(CLI::App& app) {
       return;
     }
     if (init_opt->count() > 0) throw UserError("--init: only for image checkpoints");
-    // Each sampler starts from the run's settings for its type (samplers.<type>).
-    check_sampler_list(so.samplers, "--samplers");
-    for (const auto& name : so.samplers) {
-      so.base_settings[name] = resolve_sampler(run.config, name).to_json();
-    }
     so.sampler_config = sets;
     so.out_dir = args->out.empty() ? run.dir + "/sample" : args->out;
-    ModelLogDensity logp(run.model);
-    SampleProblem problem;
-    problem.name = fs::path(run.dir).filename().string() + " (trained EBM)";
-    problem.logp = &logp;
-    problem.sample_shape = {2};
-    auto chains = run.chains;
-    problem.init = [chains](int64_t C, at::Generator& gen) { return chains->noise(C, gen); };
-    const double eps = sets.contains("sampler") && sets["sampler"].contains("noise_scale")
-                           ? sets["sampler"]["noise_scale"].get<double>()
-                           : std::sqrt(run.temperature);
-    auto model = run.model;
-    problem.contour_field = [model, eps](const at::Tensor& x) {
-      at::NoGradGuard no_grad;
-      return model->forward(x.to(at::kFloat)) / (eps * eps);
-    };
-    problem.box = run.box;
-    run_sampling(problem, so);
+    sample_trained_run(run, so);
   });
 }
 

@@ -17,10 +17,12 @@
 #include "anila/io/files.h"
 #include "anila/io/image.h"
 #include "anila/io/plot.h"
+#include "anila/models/energy.h"
 #include "anila/samplers/adapt.h"
 #include "anila/samplers/registry.h"
 #include "anila/samplers/sampler.h"
 #include "anila/targets/analytic.h"
+#include "anila/train/experiment.h"
 
 namespace fs = std::filesystem;
 
@@ -362,6 +364,51 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
   Json out_rows = Json::array();
   for (auto& r : rows) out_rows.push_back(r);
   return {{"rows", out_rows}, {"table_markdown", md}};
+}
+
+Json sample_analytic_target(const Json& target_section, const SampleOptions& options) {
+  auto target = targets::make_target(target_section, "target");
+  SampleProblem problem;
+  problem.name = target_section.value("type", std::string("target")) +
+                 " (d = " + std::to_string(target->dim()) + ")";
+  problem.logp = target.get();
+  problem.sample_shape = {target->dim()};
+  problem.target = target.get();
+  problem.init = [&](int64_t C, at::Generator& gen) {
+    return (target->sample(C, gen) * 2).to(at::kFloat);
+  };
+  return run_sampling(problem, options);
+}
+
+Json sample_trained_run(const LoadedRun& run, SampleOptions options) {
+  if (run.sample_shape.size() != 1) {
+    throw UserError("sample: " + run.dir +
+                    " is an image run; its samples come from generate_images (anila sample "
+                    "--checkpoint writes grids for it)");
+  }
+  check_sampler_list(options.samplers, "--samplers");
+  for (const auto& name : options.samplers) {
+    options.base_settings[name] = resolve_sampler(run.config, name).to_json();
+  }
+  ModelLogDensity logp(run.model);
+  SampleProblem problem;
+  problem.name = fs::path(run.dir).filename().string() + " (trained EBM)";
+  problem.logp = &logp;
+  problem.sample_shape = run.sample_shape;
+  auto chains = run.chains;
+  problem.init = [chains](int64_t C, at::Generator& gen) { return chains->noise(C, gen); };
+  const Json& given = options.sampler_config;
+  const double eps = given.contains("sampler") && given["sampler"].contains("noise_scale") &&
+                             given["sampler"]["noise_scale"].is_number()
+                         ? given["sampler"]["noise_scale"].get<double>()
+                         : std::sqrt(run.temperature);
+  auto model = run.model;
+  problem.contour_field = [model, eps](const at::Tensor& x) {
+    at::NoGradGuard no_grad;
+    return model->forward(x.to(at::kFloat)) / (eps * eps);
+  };
+  problem.box = run.box;
+  return run_sampling(problem, options);
 }
 
 }  // namespace anila

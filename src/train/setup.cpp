@@ -177,12 +177,15 @@ std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved,
   ChainSourcePtr chains = make_chain_source(chain_options, s.sample_shape, s.device, init_gen);
   const data::Dataset2D* data = s.data.get();
   std::shared_ptr<data::ImageDataset> images = s.images;
-  DataFn data_fn = [data, images](int64_t M, at::Generator& g) {
-    // Datasets draw on a CPU generator; when the trainer's generator is a
-    // CUDA one, derive a CPU draw deterministically from it.
-    at::Generator cpu = g.device().is_cpu()
-                            ? g
-                            : make_generator(g.current_seed() + static_cast<uint64_t>(M), at::kCPU);
+  // Datasets draw on a CPU generator. When the trainer's generator is a CUDA
+  // one, the draws come from a CPU generator of their own, seeded from the run's
+  // seed. (Deriving a fresh one from the CUDA generator's seed gave every
+  // iteration the same batch: current_seed() does not advance.) Its state is not
+  // in the checkpoint, so a resumed CUDA run draws other batches than an
+  // uninterrupted one would.
+  at::Generator data_cpu_gen = make_generator(s.seed + 2, at::kCPU);
+  DataFn data_fn = [data, images, data_cpu_gen](int64_t M, at::Generator& g) mutable {
+    at::Generator& cpu = g.device().is_cpu() ? g : data_cpu_gen;
     return images ? data::sample_images(*images, M, cpu) : data->sample(M, cpu);
   };
   auto trainer = std::make_unique<Trainer>(model, sampler, chains, data_fn, s.train, gen, s.device);

@@ -33,6 +33,7 @@ namespace anila {
 namespace targets {
 class AnalyticTarget;
 }
+struct LoadedRun;
 
 struct SampleOptions {
   std::vector<std::string> samplers;  // sampler types, run in this order (MH ones first)
@@ -71,5 +72,17 @@ struct SampleProblem {
 // UserError on an unknown sampler, a bad sampler key, or an existing output folder
 // without force.
 Json run_sampling(const SampleProblem& problem, const SampleOptions& options);
+
+// Sampling mode on an analytic target (section: {"type": NAME, ...}, targets/analytic.h):
+// chains start from exact draws scaled by 2 (overdispersed, as R-hat expects), and
+// the draws are scored against the target's exact samples and moments.
+Json sample_analytic_target(const Json& target_section, const SampleOptions& options);
+
+// Sampling mode on a trained 2D run (load_run): the target is exp(f/ε²) of the
+// run's model; chains start from the run's noise; each sampler starts from the
+// run's settings for its type (samplers.<type>, put in base_settings), the
+// command-line keys of options.sampler_config on top; contours of f/ε² at the
+// given noise_scale (default: the run's temperature). UserError for an image run.
+Json sample_trained_run(const LoadedRun& run, SampleOptions options);
 
 }  // namespace anila
