@@ -12,10 +12,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <utility>
 
 #include <c10/util/Exception.h>
+#include <fmt/format.h>
 
 #include "anila/common.h"
 #include "anila/io/files.h"
@@ -484,6 +486,21 @@ void Report::write(const std::string& dir) const {
   const std::string page = html(dir);  // checks every figure before anything is written
   write_atomic(join_path(dir, "report.md"), md);
   write_atomic(join_path(dir, "report.html"), page);
+}
+
+std::string mean_sd(const std::vector<double>& v, const std::string& format) {
+  if (v.empty()) return "-";
+  double mean = 0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  std::string out = fmt::format(fmt::runtime(format), mean);
+  if (v.size() > 1) {
+    double var = 0;
+    for (double x : v) var += (x - mean) * (x - mean);
+    out += " ± " +
+           fmt::format(fmt::runtime(format), std::sqrt(var / static_cast<double>(v.size() - 1)));
+  }
+  return out;
 }
 
 }  // namespace anila::io

@@ -19,6 +19,7 @@
 #include "anila/eval/grid2d.h"
 #include "anila/io/files.h"
 #include "anila/io/image.h"
+#include "anila/io/report.h"
 #include "anila/samplers/sampler.h"
 #include "anila/train/experiment.h"
 #include "anila/train/setup.h"
@@ -77,19 +78,7 @@ std::vector<Column> image_columns(const std::vector<Json>& summaries) {
   return columns;
 }
 
-std::string mean_sd(const std::vector<double>& v, const std::string& format) {
-  if (v.empty()) return "-";
-  double mean = 0;
-  for (double x : v) mean += x;
-  mean /= v.size();
-  std::string out = fmt::format(fmt::runtime(format), mean);
-  if (v.size() > 1) {
-    double var = 0;
-    for (double x : v) var += (x - mean) * (x - mean);
-    out += " ± " + fmt::format(fmt::runtime(format), std::sqrt(var / (v.size() - 1)));
-  }
-  return out;
-}
+using io::mean_sd;
 
 void run_job(Job& job, bool force, bool quiet, int interactive) {
   RunOptions ro;

@@ -69,24 +69,7 @@ struct Metric {
 
 // ---- small helpers -----------------------------------------------------------
 
-std::string fmt_num(double v, const std::string& format) {
-  return fmt::format(fmt::runtime(format), v);
-}
-
-// "mean ± sd" (sample sd, n − 1) of v; just the mean for one value; "-" for none.
-std::string mean_sd(const std::vector<double>& v, const std::string& format) {
-  if (v.empty()) return "-";
-  double mean = 0;
-  for (double x : v) mean += x;
-  mean /= static_cast<double>(v.size());
-  std::string out = fmt_num(mean, format);
-  if (v.size() > 1) {
-    double var = 0;
-    for (double x : v) var += (x - mean) * (x - mean);
-    out += " ± " + fmt_num(std::sqrt(var / static_cast<double>(v.size() - 1)), format);
-  }
-  return out;
-}
+using io::mean_sd;
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.rfind(prefix, 0) == 0;

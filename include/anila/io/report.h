@@ -76,4 +76,9 @@ std::string base64_encode(const std::string& bytes);
 // quoted attribute values).
 std::string html_escape(const std::string& text);
 
+// "mean ± sd" of v (sample sd, n − 1) with `format` (fmt syntax, e.g. "{:.3f}")
+// for both numbers; just the mean for one value; "-" for none. The table cells of
+// compare and reproduce.
+std::string mean_sd(const std::vector<double>& v, const std::string& format);
+
 }  // namespace anila::io
