@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adam.h>
@@ -11,6 +12,7 @@
 #include <torch/serialize.h>
 
 #include "anila/config.h"
+#include "anila/io/checkpoint_file.h"
 
 namespace anila {
 
@@ -93,6 +95,11 @@ TrainOptions parse_train_options(const Json& section, const std::string& path) {
   o.schedule.step_every = sched.integer("step_every", o.schedule.step_every, Range::at_least(1));
   o.schedule.gamma = sched.number("gamma", o.schedule.gamma, Range::positive());
   sched.finish();
+  if ((o.schedule.type == "cosine" || o.schedule.type == "linear") && o.schedule.min_lr > o.lr) {
+    throw UserError(sched.key_path("min_lr") + ": must be <= " + opt.key_path("lr") + " (" +
+                    c10::str(o.lr) + ") for a decaying " + o.schedule.type + " schedule, got " +
+                    c10::str(o.schedule.min_lr));
+  }
   r.finish();
   return o;
 }
@@ -216,15 +223,16 @@ void Trainer::save_checkpoint(const std::string& path) const {
   archive.write("rng_state", gen_.get_state());
   at::Tensor bank = chains_->state();
   if (bank.defined()) archive.write("chain_bank", bank.cpu());
-  const std::string tmp = path + ".tmp";
+  // Serialised in memory, then written by our own checked writer: LibTorch's
+  // file writer throws from a destructor on a full disk (std::terminate).
+  std::ostringstream payload;
   try {
-    archive.save_to(tmp);
+    archive.save_to(payload);
   } catch (const std::exception& e) {
-    throw UserError("cannot write checkpoint " + path);
+    const std::string what = e.what();
+    throw UserError("cannot write checkpoint " + path + ": " + what.substr(0, what.find('\n')));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw UserError("cannot write checkpoint " + path + ": " + ec.message());
+  io::write_checkpoint_file(path, payload.str());
 }
 
 void Trainer::load_checkpoint(const std::string& path) {
@@ -232,8 +240,9 @@ void Trainer::load_checkpoint(const std::string& path) {
     throw UserError("checkpoint " + path + " not found");
   }
   torch::serialize::InputArchive archive, model_archive, optim_archive;
+  const std::string payload = io::read_checkpoint_file(path);  // checks length and checksum
   try {
-    archive.load_from(path, device_);
+    archive.load_from(payload.data(), payload.size(), device_);
   } catch (const std::exception&) {
     throw UserError("checkpoint " + path + " is corrupt or not an anila checkpoint");
   }
