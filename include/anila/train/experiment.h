@@ -75,7 +75,8 @@ struct CompareOptions {
   bool quiet = false;
 };
 
-// Returns {"table_markdown": ..., "rows": [...]}; writes compare.{md,csv,png}.
+// Returns {"table_markdown": ..., "rows": [...], "runs": n, "diverged_runs": k};
+// writes compare.{md,csv,png}. UserError for --jobs < 0 or --seeds < 1.
 Json compare_samplers(const Json& config, const CompareOptions& options);
 
 // The config for one sampler of a comparison: sampler.type replaced and
