@@ -74,9 +74,10 @@ at::Tensor read_images_file(const std::string& file) {
     const long double want = static_cast<long double>(n) * per_image;
     char expected[32];
     std::snprintf(expected, sizeof(expected), "%.0Lf", want);
-    throw UserError(file + ": header fields count × rows × cols say " + shape + " (" + expected +
-                    " bytes of pixels) but the file holds only " + std::to_string(held) +
-                    " bytes after the header; truncated download or a damaged header?");
+    throw UserError(file + ": header says " + shape + " (count × rows × cols = " + expected +
+                    " bytes) but the file holds only " + std::to_string(held) +
+                    " bytes of pixels (expected " + expected +
+                    "); truncated download or a damaged header?");
   }
   const uint64_t expected = n * per_image;
   at::Tensor pixels = at::empty({int64_t(n), 1, int64_t(rows), int64_t(cols)}, at::kByte);
