@@ -6,7 +6,8 @@
 #   make fuzz    build the libFuzzer targets (clang, ASan + UBSan) in build-fuzz and run
 #                each for FUZZ_SECONDS (default 60) on generated seeds (docs/reliability.md)
 #   make test-sanitize  build library + tests with ASan + UBSan in build-sanitize and run
-#                the tests matching SANITIZE_TESTS (a ctest -R regex, default all)
+#                the tests matching SANITIZE_TESTS (a ctest -R regex, default all);
+#                SANITIZE_TEST_FILES="test_io.cpp test_config.cpp" builds only those files
 #
 # BUILD_DIR, JOBS and CMAKE_FLAGS can be overridden: make test JOBS=1
 BUILD_DIR ?= build
@@ -19,6 +20,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= config csv idx cifar image npy checkpoint
 SANITIZE_DIR ?= build-sanitize
 SANITIZE_TESTS ?= .
+SANITIZE_TEST_FILES ?=
 
 .PHONY: all deps build demo test bench clean format fuzz test-sanitize
 
@@ -62,7 +64,7 @@ fuzz: deps build
 
 test-sanitize: deps
 	cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DANILA_SANITIZE=ON \
-	  -DANILA_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	  -DANILA_BUILD_BENCH=OFF "-DANILA_TEST_FILES=$(SANITIZE_TEST_FILES)" $(CMAKE_FLAGS)
 	cmake --build $(SANITIZE_DIR) -j $(JOBS)
 	cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -451,6 +451,27 @@ TEST_F(BadInputCli, CommandLineValues) {
   expect_user_error("trian --config " + cfg, "unknown command 'trian' (did you mean train?)");
 }
 
+// Skipped or damaged dataset files are reported on stderr (they were collected
+// and never shown).
+TEST_F(BadInputCli, DatasetWarningsArePrinted) {
+  fs::create_directories(dir_ / "pngs");
+  std::string png = tiny_png(16, 16);
+  spit(dir_ / "pngs/good.png", png);
+  png[png.size() - 20] ^= 1;
+  spit(dir_ / "pngs/bad.png", png);
+  spit(dir_ / "img.json",
+       R"({"data": {"type": "image_folder", "size": 28, "channels": 1, "path": ")" +
+           (dir_ / "pngs") + R"("},
+      "model": {"type": "convnet", "n_f": 4}, "chains": {"type": "noise"},
+      "sampler": {"type": "langevin", "step_size": 1.0, "noise_scale": 0.01},
+      "train": {"iterations": 1, "batch_size": 4, "mcmc_steps": 2}, "eval": {"every": 0, "samples": 4}})");
+  const Result r = run("train --config " + (dir_ / "img.json") + " --out " + (dir_ / "run"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "anila: warning: skipped 1 files in " + (dir_ / "pngs") +
+                                     " (first: bad.png: damaged (CRC mismatch in chunk IDAT))"))
+      << r.output;
+}
+
 TEST_F(BadInputCli, DamagedCheckpointIsRefused) {
   const std::string cfg = tiny_config(dir_), out = dir_ / "run";
   ASSERT_EQ(
