@@ -310,6 +310,25 @@ TEST(Reliability, DamagedPngIsSkippedAndSaysWhy) {
       << f.warnings[0];
 }
 
+// Found by fuzz_image: a 127-byte BMP whose header claims 14862×12544 made the
+// loader allocate 4.3 GB (stb_image fills what the file lacks).
+TEST(Reliability, TinyBmpClaimingAHugeImageIsSkipped) {
+  auto le32 = [](uint32_t v) {
+    return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)};
+  };
+  const std::string bmp = "BM" + le32(127) + le32(0) + le32(54) + le32(40) + le32(14862) +
+                          le32(12544) + std::string{1, 0, 24, 0} + le32(0) + le32(0) + le32(2835) +
+                          le32(2835) + le32(0) + le32(0) + std::string(73, '\xc9');
+  TempDir dir("anila_bmp");
+  spit(dir / "huge.bmp", bmp);
+  spit(dir / "ok.png", tiny_png(10, 10));
+  auto f = data::internal::load_image_folder(dir.str(), 8, 1, 0, "data.path");
+  EXPECT_EQ(f.images.size(0), 1);
+  ASSERT_EQ(f.warnings.size(), 1u);
+  EXPECT_TRUE(contains(f.warnings[0], "huge.bmp: 14862×12544 is larger than 8192×8192"))
+      << f.warnings[0];
+}
+
 TEST(Reliability, SymlinkLoopInAnImageFolderLoadsEachImageOnce) {
   TempDir dir("anila_loop");
   fs::create_directories(dir / "sub");

@@ -6,8 +6,8 @@
 // the largest square and box-filtered to S×S (resize_square). Files decode
 // in parallel (parallel_each: at::get_num_threads() threads, one file at a
 // time); with a limit they decode in chunks until enough usable images are
-// found. Files that fail to decode or are smaller than 8×8 are skipped and
-// summarised in one warning.
+// found. Files that fail to decode, fail their PNG checksums, are smaller than
+// 8×8 or larger than 8192×8192 are skipped and summarised in one warning.
 #include <stb_image.h>
 
 #include <algorithm>
@@ -30,6 +30,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kMinSide = 8;
+constexpr int64_t kMaxPixels = int64_t(8192) * 8192;
 constexpr int64_t kMinChunk = 256;
 
 bool has_image_extension(const fs::path& p) {
@@ -80,6 +81,12 @@ std::string decode_file(const fs::path& file, int64_t size, int64_t channels, fl
   }
   if (bytes.size() > size_t(std::numeric_limits<int>::max())) return "file larger than 2 GB";
   int w = 0, h = 0, n = 0;
+  // The header's size before decoding: stb_image fills what a truncated file
+  // lacks, so 127 bytes of BMP could claim 14862×12544 (4 GB to decode and crop).
+  if (stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &n) &&
+      int64_t(w) * h > kMaxPixels) {
+    return std::to_string(w) + "×" + std::to_string(h) + " is larger than 8192×8192";
+  }
   std::unique_ptr<stbi_uc, void (*)(void*)> data(
       stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &n, 3), stbi_image_free);
   if (!data) {
