@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh — install the Debian packages anila builds and runs with.
 #
+# python3 writes the fuzz seed corpora (make test); clang and libfuzzer-14-dev
+# build the fuzz targets (make fuzz).
+#
 # Idempotent: packages already installed are skipped, and apt-get is not
 # called at all when nothing is missing. Needs root (or sudo) only when
 # something is missing.
@@ -15,6 +18,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
   dataset-fashion-mnist
+  python3 clang libfuzzer-14-dev
 )
 
 missing=()

@@ -21,6 +21,8 @@ Json load_config(const std::string& path, const std::vector<std::string>& sets,
 void add_device_option(CLI::App* cmd, std::string& device);
 // Applies the config's "threads" key to LibTorch's intra-op pool (0 = library default).
 void apply_threads(const Json& config);
+// A CLI11 check that refuses an empty value (--out "").
+const CLI::Validator& non_empty();
 // "a,b,,c" -> {"a", "b", "c"}
 std::vector<std::string> split_commas(const std::string& text);
 // "configs/rings.json" -> "rings"

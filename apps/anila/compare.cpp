@@ -32,7 +32,8 @@ void add_compare(CLI::App& app) {
       "--seeds", args->seeds, "Seeds per sampler, mean ± sd (default: compare.seeds, else 1)");
   cmd->add_option("--set", args->sets, "Override a config key: section.key=value (repeatable)");
   add_device_option(cmd, args->device);
-  cmd->add_option("--out", args->out, "Output folder (default: runs/compare-<config name>)");
+  cmd->add_option("--out", args->out, "Output folder (default: runs/compare-<config name>)")
+      ->check(non_empty());
   cmd->add_option("--jobs", args->jobs, "Concurrent runs (default: one per core)");
   cmd->add_flag("--force", args->force, "Redo runs that already finished in the output folder");
   cmd->add_flag("--quiet", args->quiet, "No progress output");
@@ -55,7 +56,12 @@ void add_compare(CLI::App& app) {
     co.quiet = args->quiet;
     co.out_dir = args->out.empty() ? "runs/compare-" + config_stem(args->config) : args->out;
     apply_threads(config);
-    compare_samplers(config, co);
+    const Json result = compare_samplers(config, co);
+    const int64_t runs = result["runs"].get<int64_t>();
+    if (runs > 0 && result["diverged_runs"].get<int64_t>() == runs) {
+      throw DivergedError("every run of the comparison diverged (" + std::to_string(runs) +
+                          " runs); see " + co.out_dir + "/compare.md");
+    }
   });
 }
 

@@ -27,7 +27,8 @@ void add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "Chains sampled at once")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed")->capture_default_str();
-  cmd->add_option("--out", o->out_dir, "Output folder (default: RUN/eval-<sampler>)");
+  cmd->add_option("--out", o->out_dir, "Output folder (default: RUN/eval-<sampler>)")
+      ->check(non_empty());
   cmd->add_flag("--quiet", o->quiet, "No progress output");
   cmd->callback([o, checkpoint]() { evaluate_checkpoint(*checkpoint, *o); });
 }

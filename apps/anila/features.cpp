@@ -30,7 +30,9 @@ void add_features(CLI::App& app) {
   auto args = std::make_shared<FeaturesTrainArgs>();
   CLI::App* train = cmd->add_subcommand(
       "train", "Train the Fashion-MNIST classifier used by --features fmnist; writes one file");
-  train->add_option("--out", args->out, "Output file (folders are created)")->capture_default_str();
+  train->add_option("--out", args->out, "Output file (folders are created)")
+      ->capture_default_str()
+      ->check(non_empty());
   train->add_option("--epochs", args->options.epochs, "Passes over the training split")
       ->capture_default_str();
   train->add_option("--batch", args->options.batch, "Images per Adam step")->capture_default_str();

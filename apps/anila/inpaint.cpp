@@ -49,7 +49,8 @@ void add_inpaint(CLI::App& app) {
   cmd->add_option("--sampler", args->sampler, "Sampler type (default: the run's)");
   cmd->add_option("--seed", args->seed, "Seed (random mask, noise start, sampler)")
       ->capture_default_str();
-  cmd->add_option("--out", args->out, "Output folder (default: RUN/inpaint-<mask>)");
+  cmd->add_option("--out", args->out, "Output folder (default: RUN/inpaint-<mask>)")
+      ->check(non_empty());
   cmd->add_flag("--force", args->force, "Replace an existing output folder");
   cmd->callback([args]() {
     if (args->images.empty() == args->config.empty()) {

@@ -12,6 +12,7 @@
 //
 // Exit codes: 0 success, 2 user error (one line on stderr), 3 diverged run,
 // 1 internal error or a lost rank of a data-parallel run.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -43,6 +44,13 @@ void apply_threads(const Json& config) {
   set_threads(static_cast<int>(threads));
 }
 
+const CLI::Validator& non_empty() {
+  static const CLI::Validator check(
+      [](std::string& value) { return value.empty() ? std::string("must not be empty") : ""; },
+      "NON-EMPTY");
+  return check;
+}
+
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream in(text);
@@ -71,6 +79,18 @@ int main(int argc, char** argv) {
   anila::cli::add_reproduce(app);
   anila::cli::add_eval(app);
   try {
+    if (argc > 1 && argv[1][0] != '-') {
+      // CLI11 would say only that a subcommand is required: name the word.
+      std::vector<std::string> names;
+      for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+        names.push_back(sub->get_name());
+      if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+        const std::string hint = anila::closest_match(argv[1], names);
+        throw anila::UserError(std::string("unknown command '") + argv[1] + "'" +
+                               (hint.empty() ? "" : " (did you mean " + hint + "?)") +
+                               "; commands: " + anila::join(names));
+      }
+    }
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

@@ -32,7 +32,8 @@ void add_reproduce(CLI::App& app) {
           ") under every sampler and seed, then write OUT/report.md and OUT/report.html");
   cmd->add_option("name", args->name, "Experiment: " + join(reproduce_experiments()))->required();
   cmd->add_option("--seeds", args->o.seeds, "Seeds per sampler (default: the experiment's)");
-  cmd->add_option("--out", args->o.out_dir, "Output folder (default: runs/reproduce-NAME)");
+  cmd->add_option("--out", args->o.out_dir, "Output folder (default: runs/reproduce-NAME)")
+      ->check(non_empty());
   cmd->add_flag("--force", args->o.force,
                 "Redo finished runs (and accept an output folder made with other settings)");
   cmd->add_flag("--quiet", args->o.quiet, "No progress output");

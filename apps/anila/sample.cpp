@@ -41,7 +41,8 @@ void add_sample(CLI::App& app) {
       "--target", args->target,
       "Analytic target: gaussian, gaussian-ill, gaussian-corr, mixture, funnel, banana");
   cmd->add_option("--checkpoint", args->checkpoint, "A run folder or its checkpoints/last.pt");
-  cmd->add_option("--dim", args->dim, "Target dimension (default: the target's)");
+  CLI::Option* dim_opt =
+      cmd->add_option("--dim", args->dim, "Target dimension (default: the target's)");
   CLI::Option* samplers_opt =
       cmd->add_option("--samplers", args->samplers,
                       "Comma-separated sampler types (image checkpoints: default the run's)")
@@ -63,10 +64,11 @@ void add_sample(CLI::App& app) {
   cmd->add_option("--seed", args->seed, "Seed")->capture_default_str();
   cmd->add_option("--store-dims", args->store_dims, "Coordinates kept in draws.npy and diagnostics")
       ->capture_default_str();
-  cmd->add_option("--out", args->out, "Output folder (default: runs/sample-<target>)");
+  cmd->add_option("--out", args->out, "Output folder (default: runs/sample-<target>)")
+      ->check(non_empty());
   cmd->add_flag("--force", args->force, "Replace an existing output folder");
   cmd->add_flag("--quiet", args->quiet, "No progress output");
-  cmd->callback([args, samplers_opt, chains_opt, steps_opt, init_opt]() {
+  cmd->callback([args, dim_opt, samplers_opt, chains_opt, steps_opt, init_opt]() {
     if (args->target.empty() == args->checkpoint.empty()) {
       throw UserError("sample: give exactly one of --target NAME or --checkpoint FILE");
     }
@@ -88,7 +90,12 @@ void add_sample(CLI::App& app) {
       Json section = sets.contains("target") ? sets["target"] : Json::object();
       sets.erase("target");
       section["type"] = args->target;
-      if (args->dim > 0) section["dim"] = args->dim;
+      if (dim_opt->count() > 0) {
+        if (args->dim < 1) throw UserError("--dim: must be >= 1, got " + std::to_string(args->dim));
+        // The target holds D-vectors and (for the exact covariance) a D × D matrix.
+        check_memory("--dim " + std::to_string(args->dim), 8.0 * double(args->dim) * args->dim);
+        section["dim"] = args->dim;
+      }
       so.sampler_config = sets;
       so.out_dir = args->out.empty() ? "runs/sample-" + args->target : args->out;
       sample_analytic_target(section, so);
@@ -133,6 +140,7 @@ void add_sample(CLI::App& app) {
       return;
     }
     if (init_opt->count() > 0) throw UserError("--init: only for image checkpoints");
+    if (dim_opt->count() > 0) throw UserError("--dim: only with --target (a checkpoint fixes it)");
     so.sampler_config = sets;
     so.out_dir = args->out.empty() ? run.dir + "/sample" : args->out;
     sample_trained_run(run, so);

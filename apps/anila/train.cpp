@@ -65,7 +65,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--config", args->config, "JSON config file (see configs/)");
   cmd->add_option("--set", args->sets, "Override a config key: section.key=value (repeatable)");
   add_device_option(cmd, args->device);
-  cmd->add_option("--out", args->out, "Run folder (default: runs/<config name>)");
+  cmd->add_option("--out", args->out, "Run folder (default: runs/<config name>)")
+      ->check(non_empty());
   cmd->add_flag("--force", args->force, "Replace an existing run folder");
   cmd->add_option("--resume", args->resume, "Continue the run in this folder from its checkpoint");
   cmd->add_flag("--quiet", args->quiet, "No progress output");

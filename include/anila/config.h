@@ -81,6 +81,19 @@ std::string closest_match(const std::string& word, const std::vector<std::string
 // "a, b, c"
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
 
+// JSON nested deeper than this is refused: configs use 3 or 4 levels, and
+// copying or printing a value 10^5 levels deep recurses until the stack ends.
+constexpr int kMaxJsonDepth = 64;
+
+// Parses JSON text (// and /* */ comments allowed). UserError("<what>:LINE:
+// invalid JSON"), or "<what>: nested deeper than 64 levels", or
+// "<what>:LINE: number 1e400 is beyond the range of a double".
+Json parse_json(const std::string& text, const std::string& what);
+// The same parser and limits, but any problem gives a discarded value
+// (`is_discarded()`) instead of an exception: for files anila wrote itself
+// (metrics.jsonl rows, summary.json), where a torn line is skipped.
+Json try_parse_json(const std::string& text);
+
 // Reads a JSON config file; UserError on a missing file or a parse error (with line).
 Json load_json_file(const std::string& path);
 
@@ -88,6 +101,14 @@ Json load_json_file(const std::string& path);
 // when it parses (numbers, true/false, null, quoted strings, arrays), else
 // taken as a plain string. UserError on a malformed assignment.
 void apply_override(Json& config, const std::string& assignment);
+
+// Sizes a user gives (batch, bank, evaluation samples, image side) are checked
+// against the memory they imply before anything is allocated:
+// UserError("<what> needs at least 8.0 TB of memory; this machine has 125.8 GB")
+// when `bytes` exceeds the machine's physical memory (or is not finite).
+void check_memory(const std::string& what, double bytes);
+// "8.0 TB", "125.8 GB", "512 B" (powers of 1000).
+std::string format_bytes(double bytes);
 
 // Compact short text of a JSON value for error messages.
 std::string describe_json(const Json& value);

@@ -1,8 +1,13 @@
 // config.cpp — ConfigReader and config-file helpers (see anila/config.h).
 #include "anila/config.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -46,8 +51,30 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+std::string format_bytes(double bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  int u = 0;
+  while (bytes >= 1000 && u < 6) bytes /= 1000, ++u;
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+void check_memory(const std::string& what, double bytes) {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  const double have = pages > 0 && page > 0 ? double(pages) * double(page) : 0;
+  if (have <= 0) return;  // unknown: let the allocator decide
+  if (!(bytes <= have)) {
+    throw UserError(
+        what + " needs at least " +
+        (std::isfinite(bytes) && bytes < 1e21 ? format_bytes(bytes) : "more than 1 ZB") +
+        " of memory; this machine has " + format_bytes(have));
+  }
+}
+
 std::string describe_json(const Json& value) {
-  std::string text = value.dump();
+  // replace: a string with invalid UTF-8 (from --set) must not throw here.
+  std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
   if (text.size() > 40) text = text.substr(0, 37) + "...";
   return text;
 }
@@ -214,22 +241,99 @@ void ConfigReader::finish() const {
   }
 }
 
+namespace {
+
+// Thrown by the parser callback; turned into a UserError naming the file.
+struct JsonLimitError {
+  std::string what;
+};
+
+// The 1-based line holding byte offset `byte` of `text`.
+int line_of(const std::string& text, size_t byte) {
+  const size_t upto = std::min(byte, text.size());
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + upto, '\n'));
+}
+
+// Parses `text` (comments allowed) rejecting nesting deeper than
+// kMaxJsonDepth; throws Json::parse_error, Json::out_of_range (a number beyond
+// a double: the lexer's "number overflow") or JsonLimitError.
+Json parse_bounded(const std::string& text) {
+  auto callback = [](int depth, Json::parse_event_t event, Json&) {
+    if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) &&
+        depth >= kMaxJsonDepth) {
+      throw JsonLimitError{"nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+    }
+    return true;
+  };
+  return Json::parse(text, callback, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+}
+
+// "LINE: number 1e400" for the first number token of `text` (outside strings)
+// that overflows a double; the lexer's overflow error does not say where.
+std::string overflowing_number(const std::string& text) {
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+      size_t end = i + 1;
+      while (end < text.size() && std::strchr("0123456789.eE+-", text[end])) ++end;
+      const std::string token = text.substr(i, end - i);
+      if (!std::isfinite(std::strtod(token.c_str(), nullptr))) {
+        return std::to_string(line_of(text, i)) + ": number " + token.substr(0, 40);
+      }
+      i = end - 1;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+Json parse_json(const std::string& text, const std::string& what) {
+  try {
+    return parse_bounded(text);
+  } catch (const Json::parse_error& e) {
+    // e.byte is the 1-based offset of the error; turn it into a line number.
+    throw UserError(what + ":" + std::to_string(line_of(text, e.byte)) + ": invalid JSON");
+  } catch (const JsonLimitError& e) {
+    throw UserError(what + ": " + e.what);
+  } catch (const Json::out_of_range&) {  // the lexer's "number overflow" (1e400)
+    const std::string where = overflowing_number(text);
+    throw UserError(what + ":" + (where.empty() ? " a number" : where) +
+                    " is beyond the range of a double (|x| < 1.8e308)");
+  }
+}
+
+Json try_parse_json(const std::string& text) {
+  try {
+    return parse_bounded(text);
+  } catch (const Json::parse_error&) {
+  } catch (const JsonLimitError&) {
+  } catch (const Json::out_of_range&) {
+  }
+  return Json(Json::value_t::discarded);
+}
+
 Json load_json_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw UserError("cannot read config file " + path + ": no such file or not readable");
   std::stringstream buf;
   buf << in.rdbuf();
-  try {
-    Json j = Json::parse(buf.str(), nullptr, true, /*ignore_comments=*/true);
-    if (!j.is_object()) throw UserError(path + ": a config must be a JSON object {...}");
-    return j;
-  } catch (const Json::parse_error& e) {
-    // e.byte is the 1-based offset of the error; turn it into a line number.
-    std::string text = buf.str();
-    size_t upto = std::min<size_t>(e.byte, text.size());
-    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + upto, '\n'));
-    throw UserError(path + ":" + std::to_string(line) + ": invalid JSON");
-  }
+  if (in.bad()) throw UserError("cannot read config file " + path + ": read error");
+  Json j = parse_json(buf.str(), path);
+  if (!j.is_object()) throw UserError(path + ": a config must be a JSON object {...}");
+  return j;
 }
 
 void apply_override(Json& config, const std::string& assignment) {
@@ -237,12 +341,23 @@ void apply_override(Json& config, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0) {
     throw UserError("--set " + assignment + ": expected section.key=value");
   }
+  try {
+    (void)Json(assignment).dump();  // run folders record the config as JSON: UTF-8 only
+  } catch (const Json::type_error&) {
+    throw UserError("--set " +
+                    Json(assignment).dump(-1, ' ', false, Json::error_handler_t::replace) +
+                    ": not valid UTF-8 text");
+  }
   std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   Json value;
   try {
-    value = Json::parse(text);
+    value = parse_bounded(text);
   } catch (const Json::parse_error&) {
     value = text;  // plain string, e.g. sampler.type=langevin
+  } catch (const JsonLimitError& e) {
+    throw UserError("--set " + key + ": the value " + e.what);
+  } catch (const Json::out_of_range&) {
+    throw UserError("--set " + key + ": the value is beyond the range of a double (|x| < 1.8e308)");
   }
   Json* node = &config;
   size_t start = 0;

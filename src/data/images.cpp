@@ -222,6 +222,8 @@ at::Tensor bytes_to_images(const at::Tensor& pixels, int64_t size) {
     return out;
   }
   const int64_t s = std::min(h, w), y0 = (h - s) / 2, x0 = (w - s) / 2;
+  check_memory("data.size = " + std::to_string(size) + " for " + std::to_string(n) + " images",
+               4.0 * double(n) * double(c) * double(size) * double(size));
   at::Tensor out = at::empty({n, c, size, size}, at::kFloat);
   float* o = out.data_ptr<float>();
   parallel_each(n, [&](int64_t i) {
@@ -348,6 +350,12 @@ ImageDataset load_image_dataset(const Json& section, const std::string& path) {
   }
   r.finish();
 
+  if (size > 0) {
+    // Before reading: the resized images are N × C × S × S floats.
+    check_memory(r.key_path("size") + " = " + std::to_string(size) + " (one image " +
+                     format_bytes(4.0 * 3 * double(size) * double(size)) + ")",
+                 4.0 * 3 * double(size) * double(size));
+  }
   internal::ByteImages bytes = type == "idx"
                                    ? internal::read_idx(source, split, r.key_path("path"))
                                    : internal::read_cifar10(source, split, r.key_path("path"));

@@ -6,18 +6,21 @@
 // the largest square and box-filtered to S×S (resize_square). Files decode
 // in parallel (parallel_each: at::get_num_threads() threads, one file at a
 // time); with a limit they decode in chunks until enough usable images are
-// found. Files that fail to decode or are smaller than 8×8 are skipped and
-// summarised in one warning.
+// found. Files that fail to decode, fail their PNG checksums, are smaller than
+// 8×8 or larger than 8192×8192 are skipped and summarised in one warning.
 #include <stb_image.h>
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <limits>
 #include <memory>
+#include <set>
 
 #include <ATen/ATen.h>
 
 #include "anila/common.h"
+#include "anila/config.h"
 #include "data/images_internal.h"
 
 namespace anila::data::internal {
@@ -27,6 +30,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kMinSide = 8;
+constexpr int64_t kMaxPixels = int64_t(8192) * 8192;
 constexpr int64_t kMinChunk = 256;
 
 bool has_image_extension(const fs::path& p) {
@@ -35,16 +39,28 @@ bool has_image_extension(const fs::path& p) {
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
 }
 
-// The image files under `folder`, sorted by path.
+// The image files under `folder`, sorted by path. Symbolic links to folders
+// are followed once: a folder reached again (a link loop, or two links to one
+// place) is not entered again, and a file reached under two names counts once.
 std::vector<fs::path> list_image_files(const std::string& folder) {
   std::vector<fs::path> files;
+  std::set<fs::path> seen_dirs, seen_files;
+  std::error_code ec;
+  seen_dirs.insert(fs::canonical(folder, ec));
   try {
     const auto options = fs::directory_options::follow_directory_symlink |
                          fs::directory_options::skip_permission_denied;
-    for (const auto& entry : fs::recursive_directory_iterator(folder, options)) {
-      std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(folder, options);
+         it != fs::recursive_directory_iterator(); ++it) {
+      const fs::directory_entry& entry = *it;
+      if (entry.is_directory(ec)) {
+        const fs::path real = fs::canonical(entry.path(), ec);
+        if (ec || !seen_dirs.insert(real).second) it.disable_recursion_pending();
+        continue;
+      }
       if (entry.is_regular_file(ec) && has_image_extension(entry.path())) {
-        files.push_back(entry.path());
+        const fs::path real = fs::canonical(entry.path(), ec);
+        if (!ec && seen_files.insert(real).second) files.push_back(entry.path());
       }
     }
   } catch (const fs::filesystem_error& e) {
@@ -56,9 +72,23 @@ std::vector<fs::path> list_image_files(const std::string& folder) {
 
 // Decodes one file into out [channels, size, size]; returns "" or why it was skipped.
 std::string decode_file(const fs::path& file, int64_t size, int64_t channels, float* out) {
+  const std::vector<uint8_t> bytes = read_file_bytes(file.string());
+  std::string ext = file.extension().string();
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == ".png") {
+    const std::string damage = png_damage(bytes.data(), bytes.size());
+    if (!damage.empty()) return damage;
+  }
+  if (bytes.size() > size_t(std::numeric_limits<int>::max())) return "file larger than 2 GB";
   int w = 0, h = 0, n = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load(file.c_str(), &w, &h, &n, 3),
-                                                 stbi_image_free);
+  // The header's size before decoding: stb_image fills what a truncated file
+  // lacks, so 127 bytes of BMP could claim 14862×12544 (4 GB to decode and crop).
+  if (stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &n) &&
+      int64_t(w) * h > kMaxPixels) {
+    return std::to_string(w) + "×" + std::to_string(h) + " is larger than 8192×8192";
+  }
+  std::unique_ptr<stbi_uc, void (*)(void*)> data(
+      stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &n, 3), stbi_image_free);
   if (!data) {
     const char* why = stbi_failure_reason();
     return std::string("cannot decode (") + (why ? why : "unknown error") + ")";
@@ -98,6 +128,11 @@ FolderImages load_image_folder(const std::string& folder, int64_t size, int64_t 
     throw UserError(folder + ": no .png, .jpg, .jpeg or .bmp files found (searched recursively)");
   }
 
+  const double images =
+      double(limit > 0 ? std::min<int64_t>(limit, int64_t(files.size())) : int64_t(files.size()));
+  check_memory(key.substr(0, key.rfind('.') + 1) + "size = " + std::to_string(size) + " for " +
+                   std::to_string(int64_t(images)) + " images",
+               4.0 * images * double(channels) * double(size) * double(size));
   std::vector<at::Tensor> kept;
   int64_t kept_count = 0, skipped = 0;
   std::string first_skip;

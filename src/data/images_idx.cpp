@@ -7,6 +7,7 @@
 //
 // `path` is a folder ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]) or an
 // images file (labels: same name with images-idx3 → labels-idx1, if present).
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -66,13 +67,19 @@ at::Tensor read_images_file(const std::string& file) {
   const std::string shape =
       std::to_string(n) + " images of " + std::to_string(rows) + "×" + std::to_string(cols);
   if (n == 0 || rows == 0 || cols == 0) throw UserError(file + ": header says " + shape);
-  const uint64_t expected = n * rows * cols;  // each factor < 2^32: no overflow past 2^64 needed
+  // rows·cols < 2^64, but n·rows·cols may not be: compare by division.
   const uint64_t held = bytes.size() - kImagesHeader;
-  if (held < expected) {
-    throw UserError(file + ": header says " + shape + " but the file holds only " +
-                    std::to_string(held) + " bytes of pixels (expected " +
-                    std::to_string(expected) + "); truncated download?");
+  const uint64_t per_image = rows * cols;
+  if (per_image > held || n > held / per_image) {
+    const long double want = static_cast<long double>(n) * per_image;
+    char expected[32];
+    std::snprintf(expected, sizeof(expected), "%.0Lf", want);
+    throw UserError(file + ": header says " + shape + " (count × rows × cols = " + expected +
+                    " bytes) but the file holds only " + std::to_string(held) +
+                    " bytes of pixels (expected " + expected +
+                    "); truncated download or a damaged header?");
   }
+  const uint64_t expected = n * per_image;
   at::Tensor pixels = at::empty({int64_t(n), 1, int64_t(rows), int64_t(cols)}, at::kByte);
   std::memcpy(pixels.data_ptr<uint8_t>(), bytes.data() + kImagesHeader, expected);
   return pixels;

@@ -56,6 +56,11 @@ ByteImages read_idx(const std::string& path, const std::string& split, const std
 ByteImages read_cifar10(const std::string& folder, const std::string& split,
                         const std::string& key);
 
+// Why a PNG file's bytes cannot be trusted ("damaged (CRC mismatch in chunk
+// IDAT)", "truncated ..."), or "" when every chunk's CRC-32 matches. stb_image
+// decodes damaged files without a word, so the folder loader checks first.
+std::string png_damage(const uint8_t* data, size_t size);
+
 // Decoded image files: images float32 [N, channels, size, size] in [−1, 1].
 struct FolderImages {
   at::Tensor images;

@@ -99,6 +99,11 @@ at::Tensor read_points_csv(const std::string& path) {
     if (!std::isfinite(x) || !std::isfinite(y)) {
       throw UserError(where + "expected two finite numbers \"x,y\", got \"" + shown(line) + "\"");
     }
+    // Training runs in float32: beyond ±3.4e38 a value overflows to inf.
+    if (std::abs(x) > 3.4e38 || std::abs(y) > 3.4e38) {
+      throw UserError(where + "\"" + shown(line) +
+                      "\" is beyond float32 (values must satisfy |x| < 3.4e38)");
+    }
     values.push_back(x);
     values.push_back(y);
   }

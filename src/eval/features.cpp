@@ -28,6 +28,7 @@
 #include <torch/optim/adam.h>
 #include <torch/script.h>
 
+#include "anila/config.h"
 #include "anila/io/files.h"
 #include "anila/io/progress.h"
 #include "io/write_file.h"
@@ -199,11 +200,8 @@ ClassifierNet load_classifier(const std::string& file, Json* header) {
   };
   const size_t eol = bytes.find('\n', kMagicLen);
   if (eol == std::string::npos) throw corrupt("its header line is incomplete");
-  try {
-    *header = Json::parse(bytes.substr(kMagicLen, eol - kMagicLen));
-  } catch (const Json::exception&) {
-    throw corrupt("its header is not valid JSON");
-  }
+  *header = try_parse_json(bytes.substr(kMagicLen, eol - kMagicLen));
+  if (header->is_discarded()) throw corrupt("its header is not valid JSON");
   const Json& h = *header;
   try {
     const std::string arch = h.at("architecture").get<std::string>();

@@ -8,9 +8,11 @@
 // padded with spaces and ended by '\n' so that the preamble (10 bytes + header)
 // is a multiple of 64 bytes. Versions 2.0/3.0 (uint32 header length) are read too.
 #include "anila/io/files.h"
+#include "anila/config.h"
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -36,7 +38,11 @@ namespace detail {
 
 void write_file_atomic(const std::string& path, std::initializer_list<std::string_view> chunks,
                        const std::string& kind) {
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
+  // Unique per process and per call: threads of one process (compare --jobs)
+  // and two processes never share a temporary file.
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" +
+                          std::to_string(counter++);
   auto fail = [&](int err, FILE* f) {
     if (f) std::fclose(f);
     std::remove(tmp.c_str());
@@ -473,12 +479,14 @@ MetricsLog::MetricsLog(const std::string& dir, std::vector<std::string> columns,
     std::istringstream in(detail::read_file(jsonl_path_));
     std::string line;
     while (std::getline(in, line)) {
-      const Json row = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+      const Json row = try_parse_json(line);
       if (!row.is_object()) continue;
       auto it = row.find("iteration");
-      if (it != row.end() && it->is_number() &&
-          it->get<double>() > static_cast<double>(keep_until)) {
-        continue;
+      if (it != row.end() && it->is_number()) {
+        const double at = it->get<double>(), kept = static_cast<double>(keep_until);
+        // Rows after the checkpoint are written again; so is a final-evaluation
+        // row (no loss) at the checkpoint's iteration, from a run killed at its end.
+        if (at > kept || (at == kept && !row.contains("loss"))) continue;
       }
       jsonl += row.dump() + '\n';
       csv += csv_row(row, columns_);

@@ -11,7 +11,7 @@
 
 namespace anila::io::detail {
 
-// Writes the concatenation of `chunks` to `path.tmp-<pid>` in the same folder,
+// Writes the concatenation of `chunks` to `path.tmp-<pid>-<n>` in the same folder,
 // flushes, fsyncs, closes and renames it onto `path`. On failure the temporary
 // file is removed and UserError("cannot write <kind><path>: <reason>") thrown.
 void write_file_atomic(const std::string& path, std::initializer_list<std::string_view> chunks,

@@ -89,8 +89,8 @@ void run_job(Job& job, bool force, bool quiet, int interactive) {
   try {
     const std::string summary_path = job.dir + "/summary.json";
     if (!force && fs::exists(summary_path)) {
-      Json done = Json::parse(io::read_text(summary_path));
-      if (done.value("status", "") == "completed") {
+      Json done = try_parse_json(io::read_text(summary_path));
+      if (done.is_object() && done.value("status", "") == "completed") {
         job.summary = done;
         return;
       }
@@ -127,6 +127,10 @@ Json compare_samplers(const Json& config, const CompareOptions& options) {
   Json resolved = resolve_config(config);
   check_sampler_list(options.samplers, "--samplers");
   if (options.seeds < 1) throw UserError("--seeds: must be >= 1");
+  if (options.jobs < 0) {
+    throw UserError("--jobs: must be >= 1 (or 0 for one per core), got " +
+                    std::to_string(options.jobs));
+  }
   if (options.out_dir.empty()) throw UserError("no output folder given (--out DIR)");
 
   std::vector<Job> jobs;
@@ -294,7 +298,12 @@ Json compare_samplers(const Json& config, const CompareOptions& options) {
   }
   if (!options.quiet)
     std::cout << "\n" << md << "\nwrote " << options.out_dir << "/compare.{md,csv,png}\n";
-  return {{"table_markdown", md}, {"rows", out_rows}};
+  const int64_t n_diverged =
+      std::count_if(jobs.begin(), jobs.end(), [](const Job& j) { return j.diverged; });
+  return {{"table_markdown", md},
+          {"rows", out_rows},
+          {"runs", jobs.size()},
+          {"diverged_runs", n_diverged}};
 }
 
 }  // namespace anila

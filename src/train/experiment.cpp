@@ -24,6 +24,7 @@
 #include "anila/io/image.h"
 #include "anila/io/plot.h"
 #include "anila/io/progress.h"
+#include "anila/io/run_lock.h"
 #include "anila/io/tensorboard.h"
 #include "anila/models/energy.h"
 #include "anila/samplers/sampler.h"
@@ -264,7 +265,7 @@ void write_curves(const std::string& dir, const std::vector<std::string>& eval_k
   {
     std::istringstream in(io::read_text(path));
     for (std::string line; std::getline(in, line);) {
-      if (!line.empty()) rows.push_back(Json::parse(line, nullptr, /*allow_exceptions=*/false));
+      if (!line.empty()) rows.push_back(try_parse_json(line));
     }
   }
   std::vector<std::pair<std::string, std::string>> panels = {
@@ -381,6 +382,22 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
                     dir, trainer.checkpoint_world_size(), trainer.checkpoint_world_size()));
   }
   const int64_t start = trainer.iteration();
+  if (resume && start >= s.train.iterations) {
+    // A finished run: its rows and summary stay as they are.
+    const Json done = fs::exists(dir + "/summary.json")
+                          ? try_parse_json(io::read_text(dir + "/summary.json"))
+                          : Json();
+    if (done.is_object() && done.value("status", "") == "completed") {
+      if (!options.quiet) {
+        std::cerr << fmt::format("{}: already complete ({} iterations); nothing to do\n", dir,
+                                 start);
+      }
+      return done;
+    }
+  }
+  if (s.images && !options.quiet) {
+    for (const std::string& w : s.images->warnings) std::cerr << "anila: warning: " << w << "\n";
+  }
   std::unique_ptr<ImageMetrics> metrics;
   std::vector<std::string> columns = kMetricColumns;
   if (s.images && !s.eval.features.empty()) {
@@ -539,38 +556,93 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
                             fmt::format("{}: {} ({} iterations)", s.data->name(), sampler->name(),
                                         trainer.iteration())),
                 dir + "/figure.png");
-  io::write_atomic(dir + "/summary.json", summary.dump(2) + "\n");
-  // The final row of metrics carries the final evaluation too.
+  // The final row of metrics carries the final evaluation too; it is written
+  // before summary.json, so a completed summary means the row is there.
   Json row = {{"iteration", trainer.iteration()}};
   for (const char* k : {"kl", "tv", "nll", "sample_tv", "sample_tv_model", "sample_mmd"}) {
     row[k] = summary[k];
   }
   append(row);
+  io::write_atomic(dir + "/summary.json", summary.dump(2) + "\n");
   write_curves(dir, eval_keys);
   if (tb) tb->add_image("figure", io::read_png(dir + "/figure.png"), trainer.iteration());
   if (!options.quiet) print_final(summary, dir);
   return summary;
 }
 
-void prepare_folder(const std::string& dir, bool force) {
-  if (dir.empty()) throw UserError("no output folder given (--out DIR)");
+// What an existing run folder holds, the lock file aside.
+struct FolderState {
+  bool empty = true;        // nothing but (perhaps) the lock file
+  bool checkpoint = false;  // checkpoints/last.pt
+  bool results = false;     // summary.json
+  bool config = false;      // config.json
+};
+
+FolderState folder_state(const std::string& dir) {
+  FolderState st;
   std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec))
-      throw UserError("output path " + dir + " exists and is not a folder");
-    if (!fs::is_empty(dir, ec)) {
-      if (!force) {
-        throw UserError("run folder " + dir +
-                        " already exists; use --force to overwrite it or --resume " + dir +
-                        " to continue it");
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().filename() != io::kRunLockName) st.empty = false;
+  }
+  st.checkpoint = fs::exists(fs::path(dir) / "checkpoints" / "last.pt", ec);
+  st.results = fs::exists(fs::path(dir) / "summary.json", ec);
+  st.config = fs::exists(fs::path(dir) / "config.json", ec);
+  return st;
+}
+
+// Removes everything in `dir` but the lock file (held by this process).
+void clear_folder(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().filename() == io::kRunLockName) continue;
+    fs::remove_all(e.path(), ec);
+    if (ec) throw UserError("cannot remove " + e.path().string() + ": " + ec.message());
+  }
+  if (ec) throw UserError("cannot list run folder " + dir + ": " + ec.message());
+}
+
+// Removes the temporaries of atomic writes a killed process left in `dir` and
+// dir/checkpoints (NAME.tmp-PID-N); only while holding the folder's lock.
+void remove_temporaries(const std::string& dir) {
+  std::error_code ec;
+  for (const fs::path& d : {fs::path(dir), fs::path(dir) / "checkpoints"}) {
+    for (const auto& e : fs::directory_iterator(d, ec)) {
+      if (e.path().filename().string().find(".tmp-") != std::string::npos &&
+          e.is_regular_file(ec)) {
+        fs::remove(e.path(), ec);
       }
-      fs::remove_all(dir, ec);
-      if (ec) throw UserError("cannot remove existing run folder " + dir + ": " + ec.message());
     }
   }
-  fs::path parent = fs::absolute(dir).parent_path();
-  io::make_dirs(parent.string());
-  io::check_writable(parent.string());
+}
+
+// Makes `dir`, locks it, and makes it ready for a fresh run: an empty folder, a
+// run that stopped before its first checkpoint (restarted without --force), or
+// with --force any run folder not in use. Returns the lock and whether the
+// folder was created here.
+std::unique_ptr<io::RunLock> prepare_folder(const std::string& dir, bool force, bool quiet,
+                                            bool* created) {
+  if (dir.empty())
+    throw UserError("--out: empty folder name (give a folder, e.g. --out runs/NAME)");
+  std::error_code ec;
+  *created = !fs::exists(dir, ec);
+  if (!*created && !fs::is_directory(dir, ec))
+    throw UserError("output path " + dir + " exists and is not a folder");
+  io::make_dirs(dir);
+  io::check_writable(dir);
+  auto lock = std::make_unique<io::RunLock>(dir);  // before looking: nobody else writes now
+  const FolderState st = folder_state(dir);
+  if (st.empty) return lock;
+  const bool abandoned = st.config && !st.checkpoint && !st.results;
+  if (!force && !abandoned) {
+    throw UserError("run folder " + dir + " already exists; use --force to overwrite it" +
+                    (st.checkpoint ? " or --resume " + dir + " to continue it" : std::string()));
+  }
+  if (abandoned && !force && !quiet) {
+    std::cerr << fmt::format(
+        "{}: the run there stopped before its first checkpoint; starting it again\n", dir);
+  }
+  clear_folder(dir);
+  return lock;
 }
 
 }  // namespace
@@ -582,18 +654,32 @@ Json resolve_config(const Json& config) {
 Json run_experiment(const Json& config, const RunOptions& options) {
   Json resolved = resolve_config(config);  // every user error before touching disk
   const bool lead = !options.comm || options.comm->rank() == 0;  // rank 0 owns the folder
+  bool created = false;
+  std::unique_ptr<io::RunLock> lock;
   {
     StartAgreement folder(options.comm, "to prepare the run folder");
-    if (lead) prepare_folder(options.out_dir, options.force);
+    if (lead) lock = prepare_folder(options.out_dir, options.force, options.quiet, &created);
     folder.ready();
   }
   if (!lead) return run_in_folder(resolved, options, /*resume=*/false);
   try {
     return run_in_folder(resolved, options, /*resume=*/false);
-  } catch (const UserError&) {
-    // A late user error (e.g. unwritable file): leave no half-written folder.
+  } catch (const UserError& e) {
+    // A late user error (a full disk, an unwritable file). A folder that holds a
+    // checkpoint is kept for --resume; one with nothing worth keeping is removed.
+    const std::string& dir = options.out_dir;
+    if (folder_state(dir).checkpoint) {
+      throw UserError(std::string(e.what()) + "; " + dir +
+                      " keeps its last checkpoint: fix the cause and run anila train --resume " +
+                      dir);
+    }
     std::error_code ec;
-    fs::remove_all(options.out_dir, ec);
+    if (created) {
+      lock.reset();
+      fs::remove_all(dir, ec);
+    } else {
+      clear_folder(dir);
+    }
     throw;
   }
 }
@@ -602,8 +688,17 @@ Json resume_experiment(const std::string& run_dir, const RunOptions& options) {
   const std::string cfg = run_dir + "/config.json";
   if (!fs::exists(cfg))
     throw UserError("cannot resume " + run_dir + ": no config.json (not a run folder?)");
+  // Rank 0 of a data-parallel run owns the folder (the other ranks only read it).
+  std::unique_ptr<io::RunLock> lock;
+  if (!options.comm || options.comm->rank() == 0) {
+    lock = std::make_unique<io::RunLock>(run_dir);
+    remove_temporaries(run_dir);
+  }
   if (!fs::exists(run_dir + "/checkpoints/last.pt")) {
-    throw UserError("cannot resume " + run_dir + ": no checkpoint in " + run_dir + "/checkpoints");
+    throw UserError("cannot resume " + run_dir +
+                    ": the run stopped before its first checkpoint; start it again with anila "
+                    "train --config " +
+                    cfg + " --out " + run_dir);
   }
   Json resolved = resolve_config(upgrade_run_config(load_json_file(cfg)));
   RunOptions o = options;

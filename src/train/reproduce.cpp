@@ -198,9 +198,7 @@ RunData read_run(const std::string& dir, const std::string& sampler, int64_t see
   r.seed_index = seed_index;
   // A missing or unreadable file reads as null (the run then shows as unfinished).
   auto read = [&](const std::string& file) {
-    return fs::exists(dir + "/" + file)
-               ? Json::parse(io::read_text(dir + "/" + file), nullptr, /*allow_exceptions=*/false)
-               : Json();
+    return fs::exists(dir + "/" + file) ? try_parse_json(io::read_text(dir + "/" + file)) : Json();
   };
   r.summary = read("summary.json");
   r.config = upgrade_run_config(read("config.json"));
@@ -210,7 +208,7 @@ RunData read_run(const std::string& dir, const std::string& sampler, int64_t see
   if (r.diverged) r.diverged_at = r.summary.value("iteration", int64_t{0});
   std::ifstream in(dir + "/metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
-    Json row = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    Json row = try_parse_json(line);
     if (!row.is_object() || !row.contains("iteration") || !row["iteration"].is_number()) continue;
     const int64_t it = row["iteration"].get<int64_t>();
     for (auto kv = row.begin(); kv != row.end(); ++kv) {
@@ -474,7 +472,7 @@ Json reproduce(const std::string& name, const ReproduceOptions& o) {
   // An output folder made with another configuration would mix runs: refuse.
   const std::string record = out + "/experiment.json";
   if (!o.force && fs::exists(record)) {
-    Json before = Json::parse(io::read_text(record), nullptr, false);
+    Json before = try_parse_json(io::read_text(record));
     if (before.is_object() && before.contains("config") && before["config"] != config) {
       Json diff = Json::diff(before["config"], config);
       const std::string where = diff.empty() ? "" : diff[0].value("path", "");
@@ -500,7 +498,7 @@ Json reproduce(const std::string& name, const ReproduceOptions& o) {
     for (int64_t i = 0; i < seeds; ++i) {
       const std::string sj = fmt::format("{}/{}/seed{}/summary.json", out, s, i);
       if (o.force || !fs::exists(sj)) continue;
-      const Json done = Json::parse(io::read_text(sj), nullptr, false);
+      const Json done = try_parse_json(io::read_text(sj));
       if (done.is_object() && done.value("status", "") == "completed") reused++;
     }
   }

@@ -183,6 +183,22 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
   if (options.chains < 2) throw UserError("--chains: need at least 2 chains for R-hat");
   if (options.steps < 4) throw UserError("--steps: need at least 4 kept steps");
   if (options.warmup < 0) throw UserError("--warmup: must be >= 0");
+  if (options.store_dims < 1) {
+    throw UserError("--store-dims: must be >= 1, got " + std::to_string(options.store_dims));
+  }
+  {
+    // Before any allocation: the chains (states, gradients, proposals) and the
+    // kept draws [steps, chains, min(D, store_dims)].
+    double D = 1;
+    for (int64_t s : problem.sample_shape) D *= double(s);
+    const double kept = std::min(D, double(options.store_dims));
+    check_memory("--chains " + std::to_string(options.chains) + " × " + std::to_string(int64_t(D)) +
+                     " dimensions",
+                 4.0 * 4 * double(options.chains) * D);
+    check_memory("--steps " + std::to_string(options.steps) + " × --chains " +
+                     std::to_string(options.chains) + " kept draws",
+                 4.0 * double(options.steps) * double(options.chains) * kept);
+  }
   if (options.out_dir.empty()) throw UserError("no output folder given (--out DIR)");
   std::error_code ec;
   if (fs::exists(options.out_dir, ec) && !fs::is_empty(options.out_dir, ec)) {

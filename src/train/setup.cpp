@@ -11,6 +11,7 @@
 #include "anila/samplers/registry.h"
 #include "anila/train/distributed.h"
 #include "train/image_metrics.h"
+#include "train/memory_check.h"
 
 namespace anila {
 
@@ -113,6 +114,7 @@ RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> ima
     br.finish();
   }
   top.finish();
+  check_run_memory(s, chains);  // before anything is allocated
 
   if ((chains.type == "persistent" || chains.type == "replay") &&
       s.train.batch_size > chains.bank_size) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adam.h>
@@ -15,6 +16,7 @@
 #include "anila/config.h"
 #include "train/cuda_graph.h"
 #include "anila/train/distributed.h"
+#include "anila/io/checkpoint_file.h"
 
 namespace anila {
 
@@ -112,6 +114,11 @@ TrainOptions parse_train_options(const Json& section, const std::string& path) {
   o.schedule.step_every = sched.integer("step_every", o.schedule.step_every, Range::at_least(1));
   o.schedule.gamma = sched.number("gamma", o.schedule.gamma, Range::positive());
   sched.finish();
+  if ((o.schedule.type == "cosine" || o.schedule.type == "linear") && o.schedule.min_lr > o.lr) {
+    throw UserError(sched.key_path("min_lr") + ": must be <= " + opt.key_path("lr") + " (" +
+                    c10::str(o.lr) + ") for a decaying " + o.schedule.type + " schedule, got " +
+                    c10::str(o.schedule.min_lr));
+  }
   r.finish();
   return o;
 }
@@ -394,15 +401,16 @@ void Trainer::save_checkpoint(const std::string& path) const {
     archive.write("rank_rng_states", rank_rng_states.cpu());
     archive.write("data_rng_state", data_gen_.get_state());
   }
-  const std::string tmp = path + ".tmp";
+  // Serialised in memory, then written by our own checked writer: LibTorch's
+  // file writer throws from a destructor on a full disk (std::terminate).
+  std::ostringstream payload;
   try {
-    archive.save_to(tmp);
+    archive.save_to(payload);
   } catch (const std::exception& e) {
-    throw UserError("cannot write checkpoint " + path);
+    const std::string what = e.what();
+    throw UserError("cannot write checkpoint " + path + ": " + what.substr(0, what.find('\n')));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw UserError("cannot write checkpoint " + path + ": " + ec.message());
+  io::write_checkpoint_file(path, payload.str());
 }
 
 void Trainer::load_checkpoint(const std::string& path) {
@@ -410,8 +418,9 @@ void Trainer::load_checkpoint(const std::string& path) {
     throw UserError("checkpoint " + path + " not found");
   }
   torch::serialize::InputArchive archive, model_archive, optim_archive;
+  const std::string payload = io::read_checkpoint_file(path);  // checks length and checksum
   try {
-    archive.load_from(path, device_);
+    archive.load_from(payload.data(), payload.size(), device_);
   } catch (const std::exception&) {
     throw UserError("checkpoint " + path + " is corrupt or not an anila checkpoint");
   }

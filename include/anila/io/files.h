@@ -33,7 +33,8 @@ void check_writable(const std::string& dir);
 // The CSV header is the union of `columns` given at construction; missing
 // values are written empty (CSV) / omitted (JSONL). With `resume`, existing
 // rows with iteration > `keep_until` are dropped first (so a resumed run does
-// not duplicate rows written after its checkpoint): both files are rebuilt
+// not duplicate rows written after its checkpoint), and so are rows at
+// `keep_until` without a "loss" (final-evaluation rows): both files are rebuilt
 // atomically from the kept rows of metrics.jsonl (which holds every value),
 // and a torn last line of a killed run is dropped. Without `resume` both files
 // start empty (CSV: header only). Every `append` is on disk (flushed) when it

@@ -81,7 +81,8 @@ struct CompareOptions {
   bool quiet = false;
 };
 
-// Returns {"table_markdown": ..., "rows": [...]}; writes compare.{md,csv,png}.
+// Returns {"table_markdown": ..., "rows": [...], "runs": n, "diverged_runs": k};
+// writes compare.{md,csv,png}. UserError for --jobs < 0 or --seeds < 1.
 Json compare_samplers(const Json& config, const CompareOptions& options);
 
 // The config with sampler.type replaced: the run then uses that type's own
