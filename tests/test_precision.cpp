@@ -25,10 +25,10 @@
 #include "anila/data/images.h"
 #include "anila/models/energy.h"
 #include "anila/samplers/sampler.h"
+#include "anila/train/setup.h"
 #include "anila/train/trainer.h"
 #include "cli_run.h"
 #include "test_util.h"
-#include "anila/train/setup.h"
 
 namespace anila {
 namespace {

@@ -28,8 +28,8 @@
 #include "anila/io/tensorboard.h"
 #include "anila/models/energy.h"
 #include "anila/samplers/sampler.h"
-#include "anila/train/setup.h"
 #include "anila/train/distributed.h"
+#include "anila/train/setup.h"
 #include "anila/train/trainer.h"
 #include "train/image_metrics.h"
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "anila/chains/chain_source.h"
-#include "train/setup.h"
+#include "anila/train/setup.h"
 
 namespace anila {
 

@@ -14,9 +14,9 @@
 #include <torch/serialize.h>
 
 #include "anila/config.h"
-#include "train/cuda_graph.h"
-#include "anila/train/distributed.h"
 #include "anila/io/checkpoint_file.h"
+#include "anila/train/distributed.h"
+#include "train/cuda_graph.h"
 
 namespace anila {
 
