@@ -209,6 +209,42 @@ TEST(Inpaint, KeptPixelsAreBitIdenticalForEveryMaskAndSampler) {
   EXPECT_EQ(masked.at(2 + 2 * 14, 2 + 2 * 14).r, 128);
 }
 
+// The inputs of `anila inpaint`, as a library call: a folder's images at the run's
+// size and channels, or a config's image data; the first n of them.
+TEST(Inpaint, InputsFromAFolderOrAConfig) {
+  test::TempDir tmp;
+  const LoadedRun run = tiny_run();
+  std::filesystem::create_directories(tmp / "imgs");
+  for (int i = 0; i < 3; ++i) {
+    io::write_png(io::Image(40, 40, {uint8_t(60 * i), 90, 200}),
+                  tmp / ("imgs/" + std::to_string(i) + ".png"));
+  }
+  const at::Tensor x = inpaint_inputs(run, tmp / "imgs", "", 2);
+  EXPECT_EQ(x.sizes().vec(), (std::vector<int64_t>{2, 1, kSide, kSide}));
+  EXPECT_LE(x.max().item<float>(), 1.0f);
+  EXPECT_GE(x.min().item<float>(), -1.0f);
+  EXPECT_EQ(inpaint_inputs(run, tmp / "imgs", "", 10).size(0), 3);  // all there are
+  io::write_atomic(
+      tmp / "c.json",
+      Json{{"data",
+            {{"type", "image_folder"}, {"path", tmp / "imgs"}, {"size", kSide}, {"channels", 1}}}}
+          .dump());
+  EXPECT_EQ(inpaint_inputs(run, "", tmp / "c.json", 1).sizes().vec(),
+            (std::vector<int64_t>{1, 1, kSide, kSide}));
+  EXPECT_NE(
+      test::user_error_message([&] { inpaint_inputs(run, "", "", 1); }).find("exactly one of"),
+      std::string::npos);
+  EXPECT_NE(test::user_error_message([&] {
+              inpaint_inputs(run, tmp / "none", "", 1);
+            }).find("not a folder"),
+            std::string::npos);
+  io::write_atomic(tmp / "rings.json", Json{{"data", {{"type", "rings"}}}}.dump());
+  EXPECT_NE(test::user_error_message([&] {
+              inpaint_inputs(run, "", tmp / "rings.json", 1);
+            }).find("is not image data"),
+            std::string::npos);
+}
+
 TEST(Inpaint, UserErrors) {
   LoadedRun run = tiny_run();
   TempDir tmp("anila_inpaint_err");

@@ -137,7 +137,8 @@ std::string metrics_without_timing(const std::string& dir) {
 std::string tiny_config(const TempDir& dir, const std::string& extra = "") {
   const std::string path = dir / "tiny.json";
   spit(path, R"({"seed": 1, "data": {"type": "rings"}, "model": {"type": "mlp", "hidden": [16, 16]},
-      "sampler": {"type": "anila", "step_size": 0.05, "noise_scale": 1.0, "threshold": 1.0},
+      "sampler": {"type": "anila", "step_size": 0.05, "noise_scale": 1.0},
+      "samplers": {"anila": {"threshold": 1.0}},
       "chains": {"type": "persistent", "bank_size": 200, "scale": 5.0},
       "train": {"iterations": 40, "batch_size": 50, "mcmc_steps": 5, "log_every": 5,
                 "checkpoint_every": 5, "optimizer": {"type": "adam", "lr": 1e-3}},

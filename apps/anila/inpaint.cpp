@@ -68,26 +68,8 @@ void add_inpaint(CLI::App& app) {
       throw UserError("inpaint: " + args->checkpoint + " is not an image run");
     }
     apply_threads(run.config);
-    Json section;
-    if (!args->images.empty()) {
-      section = {{"type", "image_folder"},
-                 {"path", args->images},
-                 {"size", run.sample_shape[1]},
-                 {"channels", run.sample_shape[0]}};
-    } else {
-      Json config = load_json_file(args->config);
-      if (!config.is_object() || !config.contains("data") || !config["data"].is_object()) {
-        throw UserError("--config " + args->config + ": no data section");
-      }
-      section = config["data"];
-      const std::string type = section.value("type", std::string("idx"));
-      if (!data::is_image_dataset_type(type)) {
-        throw UserError("--config " + args->config + ": data.type \"" + type +
-                        "\" is not image data; allowed: " + join(data::image_dataset_types()));
-      }
-    }
-    data::ImageDataset images = data::load_image_dataset(section, "data");
-    const int64_t n = std::min<int64_t>(args->n, images.images.size(0));
+    const at::Tensor images = inpaint_inputs(run, args->images, args->config, args->n);
+    const int64_t n = images.size(0);
     InpaintOptions o;
     o.mask = args->mask;
     o.sampler_type = args->sampler;
@@ -95,7 +77,7 @@ void add_inpaint(CLI::App& app) {
     o.seed = args->seed;
     o.force = args->force;
     o.out_dir = args->out.empty() ? run.dir + "/inpaint-" + args->mask : args->out;
-    Json summary = inpaint_images(run, images.images.slice(0, 0, n), o);
+    Json summary = inpaint_images(run, images, o);
     std::cout << fmt::format(
         "{}\n  {} images, mask {} ({:.0f}% of pixels), {} x {} steps: mse on masked pixels "
         "{:.4f} (from {:.4f} at the noise start)\n",

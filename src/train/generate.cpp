@@ -343,4 +343,37 @@ Json inpaint_images(const LoadedRun& run, const at::Tensor& images, const Inpain
   return summary;
 }
 
+at::Tensor inpaint_inputs(const LoadedRun& run, const std::string& images_dir,
+                          const std::string& config_path, int64_t n) {
+  if (images_dir.empty() == config_path.empty()) {
+    throw UserError("inpaint: give exactly one of --images DIR or --config FILE");
+  }
+  if (n < 1) throw UserError("--n: must be >= 1, got " + std::to_string(n));
+  check_image_run(run, "inpaint");
+  Json section;
+  if (!images_dir.empty()) {
+    std::error_code ec;
+    if (!fs::is_directory(images_dir, ec)) {
+      throw UserError("--images: " + images_dir + " is not a folder (or does not exist)");
+    }
+    section = {{"type", "image_folder"},
+               {"path", images_dir},
+               {"size", run.sample_shape[1]},
+               {"channels", run.sample_shape[0]}};
+  } else {
+    Json config = load_json_file(config_path);
+    if (!config.is_object() || !config.contains("data") || !config["data"].is_object()) {
+      throw UserError("--config " + config_path + ": no data section");
+    }
+    section = config["data"];
+    const std::string type = section.value("type", std::string("idx"));
+    if (!data::is_image_dataset_type(type)) {
+      throw UserError("--config " + config_path + ": data.type \"" + type +
+                      "\" is not image data; allowed: " + join(data::image_dataset_types()));
+    }
+  }
+  const data::ImageDataset images = data::load_image_dataset(section, "data");
+  return images.images.slice(0, 0, std::min<int64_t>(n, images.images.size(0)));
+}
+
 }  // namespace anila

@@ -112,6 +112,14 @@ struct InpaintOptions {
   bool force = false;
 };
 
+// The images to inpaint with `run`'s model, [min(n, available), C, H, W] in [−1, 1]:
+// the first n images of `images_dir` (an image folder, resized to the run's size
+// and channels) or, with config_path instead, of that config's image data section.
+// UserError: both or neither given, n < 1, a 2D run, a missing folder, a config
+// without image data.
+at::Tensor inpaint_inputs(const LoadedRun& run, const std::string& images_dir,
+                          const std::string& config_path, int64_t n);
+
 // images: [N, C, H, W] in [−1, 1] with (C, H, W) the run's sample shape.
 // Returns summary.json's content. UserError on a 2D run, a shape mismatch, an
 // unknown mask or sampler, K < 0, or an existing output folder without force.
