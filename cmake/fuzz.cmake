@@ -18,7 +18,7 @@ set(ANILA_FUZZ_GROUP_csv src/data/points_csv.cpp)
 set(ANILA_FUZZ_GROUP_images src/data/images.cpp src/data/images_idx.cpp src/data/images_cifar.cpp
     src/data/images_folder.cpp src/data/png_check.cpp)
 set(ANILA_FUZZ_USES_config core)
-set(ANILA_FUZZ_USES_csv csv)
+set(ANILA_FUZZ_USES_csv core csv)
 set(ANILA_FUZZ_USES_idx core images)
 set(ANILA_FUZZ_USES_cifar core images)
 set(ANILA_FUZZ_USES_image core images)

@@ -81,6 +81,9 @@ std::string closest_match(const std::string& word, const std::vector<std::string
 // "a, b, c"
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
 
+// `s` without leading and trailing whitespace (space, \t, \n, \r, \f, \v).
+std::string trim(const std::string& s);
+
 // JSON nested deeper than this is refused: configs use 3 or 4 levels, and
 // copying or printing a value 10^5 levels deep recurses until the stack ends.
 constexpr int kMaxJsonDepth = 64;

@@ -11,17 +11,11 @@
 #include <ATen/ATen.h>
 
 #include "anila/common.h"
+#include "anila/config.h"
 
 namespace anila::data::internal {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
 
 std::vector<std::string> split_commas(const std::string& line) {
   std::vector<std::string> fields;

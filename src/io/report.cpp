@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "anila/common.h"
+#include "anila/config.h"
 #include "anila/io/files.h"
 #include "io/write_file.h"
 
@@ -62,13 +63,6 @@ figcaption { font-style: italic; color: #57606a; margin-top: .5em; }
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-std::string trim(const std::string& s) {
-  size_t a = 0, b = s.size();
-  while (a < b && is_space(s[a])) ++a;
-  while (b > a && is_space(s[b - 1])) --b;
-  return s.substr(a, b - a);
 }
 
 // `s` on one line: every '\r' / '\n' becomes a space; trimmed.
