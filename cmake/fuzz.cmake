@@ -10,10 +10,10 @@
 set(ANILA_FUZZ_TARGETS config csv idx cifar image npy checkpoint)
 
 # The library sources each target needs, as groups compiled once (object
-# libraries) and shared: core = config, io = files + checkpoint envelope,
+# libraries) and shared: core = config, io = files + checkpoint envelope and format,
 # images = the image loaders.
 set(ANILA_FUZZ_GROUP_core src/core/config.cpp)
-set(ANILA_FUZZ_GROUP_io src/io/files.cpp src/io/checkpoint_file.cpp)
+set(ANILA_FUZZ_GROUP_io src/io/files.cpp src/io/checkpoint_file.cpp src/io/checkpoint_format.cpp)
 set(ANILA_FUZZ_GROUP_csv src/data/points_csv.cpp)
 set(ANILA_FUZZ_GROUP_images src/data/images.cpp src/data/images_idx.cpp src/data/images_cifar.cpp
     src/data/images_folder.cpp src/data/png_check.cpp)

@@ -8,6 +8,7 @@ OUT_DIR/<target>/ gets small valid inputs and a few near-misses for each target
 `anila train` run provides a real checkpoint for the checkpoint target.
 """
 import gzip
+import json
 import os
 import shutil
 import struct
@@ -105,8 +106,32 @@ def npy_seeds(out):
     write(out, "npy", "big_shape.npy", npy("<f4", "(999999999999999, 999999999999999)", b""))
 
 
+def checkpoint_payload(entries, data):
+    header = {"format": "anila-checkpoint", "version": 1, "data_bytes": len(data),
+              "entries": entries}
+    return json.dumps(header, separators=(",", ":")).encode() + b"\n" + data
+
+
 def checkpoint_seeds(out, anila):
-    write(out, "checkpoint", "not_a_checkpoint", b"\x00ANILACK1" + bytes(30))
+    write(out, "checkpoint", "not_a_checkpoint", b"\x00ANILACK2" + bytes(30))
+    # What the trainer reads, by hand: a model archive, an iteration, a generator state.
+    rng = bytes(range(256)) * 19 + bytes(16)  # 5056 bytes, the CPU generator's state size
+    entries = [
+        {"path": ["model"], "archive": True},
+        {"path": ["model", "weight"], "tensor": "float32", "shape": [2, 2], "offset": 0},
+        {"path": ["model", "bias"], "tensor": "float32", "shape": [2], "offset": 16},
+        {"path": ["optimizer"], "archive": True},
+        {"path": ["optimizer", "pytorch_version"], "string": "1.5.0"},
+        {"path": ["optimizer", "betas"], "tuple": [{"double": 0.9}, {"double": 0.999}]},
+        {"path": ["optimizer", "params"], "strings": ["0x1", "0x2"]},
+        {"path": ["optimizer", "step"], "int": 3},
+        {"path": ["optimizer", "lr"], "double": "nan"},
+        {"path": ["iteration"], "tensor": "int64", "shape": [], "offset": 24},
+        {"path": ["rng_state"], "tensor": "uint8", "shape": [len(rng)], "offset": 32},
+        {"path": ["flags"], "tensor": "bool", "shape": [2], "offset": 32 + len(rng)},
+    ]
+    data = struct.pack("<6f", 1, 2, 3, 4, 5, 6) + struct.pack("<q", 7) + rng + b"\x01\x00"
+    write(out, "checkpoint", "by_hand", b"\x01" + checkpoint_payload(entries, data))
     if not anila:
         return
     tmp = tempfile.mkdtemp(prefix="anila-seeds-")

@@ -24,6 +24,8 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 #include <zlib.h>
 
 #include "anila/config.h"
@@ -193,17 +195,18 @@ TEST(Reliability, MemoryCheckNamesWhatItWouldNeed) {
 TEST(Reliability, CheckpointEnvelopeDetectsDamage) {
   TempDir dir("anila_ckpt_env");
   const std::string path = dir / "last.pt";
-  const std::string payload = "PK\x03\x04 pretend zip payload";
+  const std::string payload = "{\"pretend\": \"payload\"}\n";
   io::write_checkpoint_file(path, payload);
   const std::string bytes = slurp(path);
   ASSERT_EQ(bytes.size(), payload.size() + io::kCheckpointHeaderSize);
-  EXPECT_EQ(bytes.substr(0, 8), "ANILACK1");
+  EXPECT_EQ(bytes.substr(0, 8), "ANILACK2");
   // Length and CRC, little-endian, as the header comment says.
   EXPECT_EQ(static_cast<uint8_t>(bytes[8]), payload.size());
   const uint32_t crc =
       uint32_t(::crc32(0, reinterpret_cast<const Bytef*>(payload.data()), uInt(payload.size())));
   EXPECT_EQ(static_cast<uint8_t>(bytes[16]), crc & 0xff);
-  EXPECT_EQ(io::read_checkpoint_file(path), payload);
+  EXPECT_EQ(io::read_checkpoint_file(path).bytes, payload);
+  EXPECT_EQ(io::read_checkpoint_file(path).format, io::CheckpointFormat::anila);
 
   std::string flipped = bytes;
   flipped[30] ^= 0x10;
@@ -214,8 +217,203 @@ TEST(Reliability, CheckpointEnvelopeDetectsDamage) {
                "is truncated or damaged"));
   EXPECT_TRUE(contains(user_error_message([&] { io::checkpoint_payload("garbage", path); }),
                        "not an anila checkpoint"));
-  EXPECT_EQ(io::checkpoint_payload(payload, path), payload);  // legacy bare zip
+  const std::string zip = "PK\x03\x04 pretend zip";  // before the envelope: LibTorch's zip
+  EXPECT_EQ(io::checkpoint_payload(zip, path).format, io::CheckpointFormat::libtorch_zip);
+  std::string old = bytes;  // the ANILACK1 envelope (around LibTorch's zip) is still checked
+  old[7] = '1';
+  EXPECT_EQ(io::checkpoint_payload(old, path).format, io::CheckpointFormat::libtorch_zip);
+  old[30] ^= 0x10;
+  EXPECT_TRUE(contains(user_error_message([&] { io::checkpoint_payload(old, path); }),
+                       "is damaged: its checksum does not match"));
   EXPECT_TRUE(temporaries(dir.str()).empty());
+}
+
+// A small archive with one value of every kind the format stores.
+torch::serialize::OutputArchive every_kind() {
+  torch::serialize::OutputArchive root, model(root.compilation_unit());
+  model.write("weight", at::tensor({1.5f, -2.0f}));
+  model.write("flags", at::tensor({1, 0}).to(at::kBool), /*is_buffer=*/true);
+  root.write("model", model);
+  root.write("iteration", at::tensor(int64_t(7)));
+  root.write("rng", at::arange(5, at::kByte));
+  root.write("empty", at::zeros({0, 3}, at::kDouble));
+  root.write("count", c10::IValue(int64_t(-3)));
+  root.write("lr", c10::IValue(0.1));
+  root.write("nan", c10::IValue(std::nan("")));
+  root.write("on", c10::IValue(true));
+  root.write("name", c10::IValue(std::string("1.5.0")));
+  root.write("keys", c10::IValue(c10::List<std::string>({"a", "b"})));
+  root.write("betas", c10::IValue(c10::ivalue::Tuple::create({0.9, 0.999})));
+  return root;
+}
+
+TEST(Reliability, CheckpointFormatStoresEveryKindAsItsHeaderSays) {
+  torch::serialize::OutputArchive root = every_kind();
+  const std::string payload = io::encode_checkpoint(root);
+  const size_t eol = payload.find('\n');
+  ASSERT_NE(eol, std::string::npos);
+  const Json header = Json::parse(payload.substr(0, eol));
+  EXPECT_EQ(header["format"], "anila-checkpoint");
+  EXPECT_EQ(header["version"], 1);
+  // 2 float32 + 2 bool + 1 int64 + 5 uint8 + 0 float64 = 8 + 2 + 8 + 5 bytes.
+  EXPECT_EQ(header["data_bytes"], 23);
+  ASSERT_EQ(payload.size(), eol + 1 + 23);
+  const std::string data = payload.substr(eol + 1);
+  EXPECT_EQ(data.substr(0, 8), std::string("\x00\x00\xc0\x3f\x00\x00\x00\xc0", 8));  // 1.5f, -2.0f
+  EXPECT_EQ(data.substr(8, 2), std::string("\x01\x00", 2));
+  EXPECT_EQ(data.substr(10, 8), std::string("\x07\0\0\0\0\0\0\0", 8));
+  EXPECT_EQ(data.substr(18, 5), std::string("\x00\x01\x02\x03\x04", 5));
+  const std::string h = header.dump();
+  EXPECT_TRUE(contains(h, R"({"path":["model"]})") ||
+              contains(h, R"("archive":true,"path":["model"])"))
+      << h;
+  EXPECT_TRUE(contains(h, R"("path":["model","weight"],"shape":[2],"tensor":"float32")")) << h;
+  EXPECT_TRUE(contains(h, R"("double":"nan")")) << h;
+  EXPECT_TRUE(contains(h, R"("tuple":[{"double":0.9},{"double":0.999}])")) << h;
+
+  torch::serialize::InputArchive in, model;
+  io::decode_checkpoint(payload, in, c10::Device(c10::kCPU), "x.pt");
+  in.read("model", model);
+  at::Tensor w, flags, it, rng, empty;
+  model.read("weight", w);
+  model.read("flags", flags, /*is_buffer=*/true);
+  in.read("iteration", it);
+  in.read("rng", rng);
+  in.read("empty", empty);
+  EXPECT_TRUE(w.equal(at::tensor({1.5f, -2.0f})));
+  EXPECT_TRUE(flags.equal(at::tensor({1, 0}).to(at::kBool)));
+  EXPECT_EQ(it.item<int64_t>(), 7);
+  EXPECT_TRUE(rng.equal(at::arange(5, at::kByte)));
+  EXPECT_EQ(empty.sizes().vec(), (std::vector<int64_t>{0, 3}));
+  c10::IValue v;
+  in.read("count", v);
+  EXPECT_EQ(v.toInt(), -3);
+  in.read("lr", v);
+  EXPECT_EQ(v.toDouble(), 0.1);
+  in.read("nan", v);
+  EXPECT_TRUE(std::isnan(v.toDouble()));
+  in.read("on", v);
+  EXPECT_TRUE(v.toBool());
+  in.read("name", v);
+  EXPECT_EQ(v.toStringRef(), "1.5.0");
+  in.read("keys", v);
+  EXPECT_EQ(v.toList().size(), 2u);
+  in.read("betas", v);
+  EXPECT_EQ(v.toTupleRef().elements().at(1).toDouble(), 0.999);
+}
+
+// Each damage to the header is refused naming what is wrong, before any tensor
+// is allocated (a shape larger than the file is refused, never allocated).
+TEST(Reliability, CheckpointParserRefusesEachBadHeader) {
+  const std::string w = R"({"path":["w"],"tensor":"float32","shape":[2],"offset":0})";
+  auto payload = [](const std::string& entries, int data_bytes, const std::string& data = "") {
+    return R"({"format":"anila-checkpoint","version":1,"data_bytes":)" +
+           std::to_string(data_bytes) + R"(,"entries":[)" + entries + "]}\n" + data;
+  };
+  const std::string eight(8, '\0');
+  auto refused = [](const std::string& p) {
+    torch::serialize::InputArchive in;
+    return user_error_message(
+        [&] { io::decode_checkpoint(p, in, c10::Device(c10::kCPU), "c.pt"); });
+  };
+  torch::serialize::InputArchive in;
+  EXPECT_NO_THROW(io::decode_checkpoint(payload(w, 8, eight), in, c10::Device(c10::kCPU), "c.pt"));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"no newline", "no header line"},
+      {"{]\n", "not an anila checkpoint: header:1: invalid JSON"},
+      {std::string(100, '[') + std::string(100, ']') + "\n", "nested deeper than 64"},
+      {R"({"format":"zip","version":1})"
+       "\n",
+       "does not say \"format\""},
+      {R"({"format":"anila-checkpoint","version":9})"
+       "\n",
+       "format version 9"},
+      {payload(w, 9, eight + "x"), "its tensors hold 8 bytes of the 9"},
+      {payload(w, 4, "1234"), "needs more bytes than the file holds"},
+      {payload(
+           R"({"path":["w"],"tensor":"float32","shape":[1099511627776,1099511627776],"offset":0})",
+           8, eight),
+       "needs more bytes than the file holds"},
+      {payload(R"({"path":["w"],"tensor":"float32","shape":[-2],"offset":0})", 8, eight),
+       "shape size -2"},
+      {payload(R"({"path":["w"],"tensor":"complex64","shape":[1],"offset":0})", 8, eight),
+       "unknown dtype"},
+      {payload(R"({"path":["w"],"tensor":"float32","shape":[2],"offset":4})", 8, eight),
+       "offset 4, expected 0"},
+      {payload(R"({"path":["a\"b"],"int":1})", 0), "key \"a\\\"b\""},
+      {payload(R"({"path":["training"],"int":1})", 0), "not \"training\""},
+      {payload(R"({"path":["m","w"],"int":1})", 0),
+       "its parent m is not an archive declared before it"},
+      {payload(R"({"path":["n"],"int":1},{"path":["n"],"int":2})", 0), "key n appears twice"},
+      {payload(R"({"path":["n"],"int":1,"bool":true})", 0), "holds both bool and int"},
+      {payload(R"({"path":["n"]})", 0), "holds no value"},
+      {payload(R"({"path":["n"],"ints":[1,"x"]})", 0), "bad element \"x\" in ints"},
+      {payload(R"({"path":["n"],"tuple":[{"tensor":1}]})", 0), "bad tuple element"},
+      {payload(R"({"path":["b"],"tensor":"bool","shape":[2],"offset":0})", 2, "\x01\x02"),
+       "bool tensor b holds a value other than 0 or 1"},
+  };
+  for (const auto& [bad, why] : cases) {
+    const std::string m = refused(bad);
+    EXPECT_TRUE(contains(m, "checkpoint c.pt")) << bad << "\n" << m;
+    EXPECT_TRUE(contains(m, why)) << bad << "\n" << m;
+  }
+}
+
+// LibTorch's zip archive, as anila wrote checkpoints before its own format.
+std::string libtorch_zip() {
+  torch::serialize::OutputArchive root = every_kind();
+  std::ostringstream zip;
+  root.save_to(zip);
+  return zip.str();
+}
+
+TEST(Reliability, OldLibTorchCheckpointsLoadOnlyOnTheUsersWord) {
+  TempDir dir("anila_ckpt_old");
+  const std::string path = dir / "last.pt", zip = libtorch_zip();
+  std::string envelope = io::checkpoint_header(zip);
+  envelope[7] = '1';  // ANILACK1: the old envelope, same CRC
+  spit(path, envelope + zip);
+  ::unsetenv(io::kTrustOldCheckpointsEnv);
+  torch::serialize::InputArchive in;
+  const std::string m =
+      user_error_message([&] { io::read_checkpoint(path, in, c10::Device(c10::kCPU)); });
+  EXPECT_TRUE(contains(m, "checkpoint " + path + " is in the old LibTorch format")) << m;
+  EXPECT_TRUE(contains(m, "ANILA_TRUST_OLD_CHECKPOINTS=1")) << m;
+  ::setenv(io::kTrustOldCheckpointsEnv, "1", 1);
+  EXPECT_NO_THROW(io::read_checkpoint(path, in, c10::Device(c10::kCPU)));
+  at::Tensor it;
+  in.read("iteration", it);
+  EXPECT_EQ(it.item<int64_t>(), 7);
+  ::unsetenv(io::kTrustOldCheckpointsEnv);
+}
+
+// The crafted file that crashed anila: LibTorch 1.13 takes "__parapeters__ = [...]"
+// in an archive's class code for a class constant and segfaults parsing it
+// (ScriptTypeParser::parseClassConstant). In a valid envelope it is now refused
+// without LibTorch ever reading it; in the new envelope it is not anila's format.
+std::string crafted_libtorch_zip() {
+  std::string zip = libtorch_zip();
+  const size_t at = zip.find("__parameters__");
+  EXPECT_NE(at, std::string::npos);
+  if (at != std::string::npos) zip[at + 6] = 'p';  // stored, unchecked: miniz reads it as is
+  return zip;
+}
+
+TEST(Reliability, CraftedCheckpointThatCrashedLibTorchIsRefused) {
+  TempDir dir("anila_ckpt_crafted");
+  const std::string path = dir / "last.pt", zip = crafted_libtorch_zip();
+  std::string old = io::checkpoint_header(zip);
+  old[7] = '1';
+  spit(path, old + zip);
+  ::unsetenv(io::kTrustOldCheckpointsEnv);
+  torch::serialize::InputArchive in;
+  EXPECT_TRUE(
+      contains(user_error_message([&] { io::read_checkpoint(path, in, c10::Device(c10::kCPU)); }),
+               "is in the old LibTorch format"));
+  io::write_checkpoint_file(path, zip);  // ANILACK2 around LibTorch's bytes
+  EXPECT_TRUE(
+      contains(user_error_message([&] { io::read_checkpoint(path, in, c10::Device(c10::kCPU)); }),
+               "is damaged or not an anila checkpoint"));
 }
 
 // RLIMIT_FSIZE stands in for a full disk: writes past the limit fail (EFBIG)
@@ -328,6 +526,50 @@ TEST(Reliability, TinyBmpClaimingAHugeImageIsSkipped) {
   ASSERT_EQ(f.warnings.size(), 1u);
   EXPECT_TRUE(contains(f.warnings[0], "huge.bmp: 14862×12544 is larger than 8192×8192"))
       << f.warnings[0];
+}
+
+// Found by fuzz_image (a slow input): a 63-byte BMP whose header claims an
+// image within 8192×8192 was decoded in full, stb_image filling what the file
+// lacks (14 s under ASan). Headers may claim no more pixels than the file could
+// encode at its format's densest; the file is skipped, named, before decoding.
+TEST(Reliability, TinyFilesClaimingMorePixelsThanTheyHoldAreSkipped) {
+  auto le32 = [](uint32_t v) {
+    return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)};
+  };
+  const std::string bmp = "BM" + le32(63) + le32(0) + le32(54) + le32(40) + le32(4096) +
+                          le32(4096) + std::string{1, 0, 24, 0} + le32(0) + le32(0) + le32(2835) +
+                          le32(2835) + le32(0) + le32(0) + std::string(9, '\x7f');
+  ASSERT_EQ(bmp.size(), 63u);
+  // SOI, then a baseline frame header: 8 bits, 4000×4000, one component.
+  const std::string jpeg("\xff\xd8\xff\xc0\x00\x0b\x08\x0f\xa0\x0f\xa0\x01\x01\x11\x00", 15);
+  std::string png = tiny_png(10, 10);  // its IHDR made to claim 6000×6000, CRC fixed
+  png.replace(16, 8, std::string("\x00\x00\x17\x70\x00\x00\x17\x70", 8));
+  const uint32_t crc = uint32_t(::crc32(0, reinterpret_cast<const Bytef*>(png.data() + 12), 17));
+  png.replace(29, 4, std::string{char(crc >> 24), char(crc >> 16), char(crc >> 8), char(crc)});
+  const std::string gif = "GIF89a" + std::string("\x0a\x00\x0a\x00\x00\x00\x00", 7) + ";";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"x.bmp",
+       "x.bmp: header claims 4096×4096 pixels, more than a 63-byte BMP can hold (at most "
+       "504): truncated or damaged"},
+      {"x.jpg",
+       "x.jpg: header claims 4000×4000 pixels, more than a 15-byte JPEG can hold (at "
+       "most 7680)"},
+      {"x.png", "x.png: header claims 6000×6000 pixels, more than a " + std::to_string(png.size()) +
+                    "-byte PNG"},
+      {"gif.jpg", "gif.jpg: not a PNG, JPEG or BMP file (unknown signature)"},
+  };
+  const std::vector<std::string> bytes = {bmp, jpeg, png, gif};
+  for (size_t i = 0; i < cases.size(); ++i) {
+    TempDir dir("anila_claims");
+    spit(dir / cases[i].first, bytes[i]);
+    spit(dir / "ok.png", tiny_png(10, 10));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto f = data::internal::load_image_folder(dir.str(), 8, 1, 0, "data.path");
+    EXPECT_EQ(f.images.size(0), 1);
+    ASSERT_EQ(f.warnings.size(), 1u);
+    EXPECT_TRUE(contains(f.warnings[0], cases[i].second)) << f.warnings[0];
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+  }
 }
 
 TEST(Reliability, SymlinkLoopInAnImageFolderLoadsEachImageOnce) {
@@ -501,6 +743,19 @@ TEST_F(BadInputCli, DamagedCheckpointIsRefused) {
   spit(out + "/checkpoints/last.pt", bytes);
   expect_user_error("eval --checkpoint " + out + " --n 8", "checksum does not match");
   expect_user_error("train --resume " + out, "checksum does not match");
+}
+
+// The crafted old-format checkpoint that crashed LibTorch's reader, through the CLI.
+TEST_F(BadInputCli, CraftedOldCheckpointIsRefusedWithoutCrashing) {
+  const std::string cfg = tiny_config(dir_), out = dir_ / "run";
+  ASSERT_EQ(
+      run("train --quiet --config " + cfg + " --out " + out + " --set train.iterations=5").code, 0);
+  const std::string zip = crafted_libtorch_zip();
+  std::string old = io::checkpoint_header(zip);
+  old[7] = '1';
+  spit(out + "/checkpoints/last.pt", old + zip);
+  expect_user_error("train --resume " + out, "is in the old LibTorch format");
+  expect_user_error("eval --checkpoint " + out + " --n 8", "ANILA_TRUST_OLD_CHECKPOINTS=1");
 }
 
 TEST_F(BadInputCli, CompareWhereEveryRunDivergedExitsThree) {

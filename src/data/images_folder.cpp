@@ -7,11 +7,13 @@
 // in parallel (parallel_each: at::get_num_threads() threads, one file at a
 // time); with a limit they decode in chunks until enough usable images are
 // found. Files that fail to decode, fail their PNG checksums, are smaller than
-// 8×8 or larger than 8192×8192 are skipped and summarised in one warning.
+// 8×8, larger than 8192×8192 or claim more pixels than their size can encode
+// (header_problem) are skipped and summarised in one warning.
 #include <stb_image.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -70,6 +72,45 @@ std::vector<fs::path> list_image_files(const std::string& folder) {
   return files;
 }
 
+// Why a file's header is not worth decoding, or "". stb_image fills what a
+// truncated file lacks, so a few bytes of header can claim a huge image that
+// then takes seconds and gigabytes to decode. Besides the 8192×8192 limit, a
+// header may claim no more pixels than its file could encode at the densest
+// its format allows (what stb_image reads):
+//   BMP   1 bit per pixel, uncompressed (stb_image reads no RLE): 8 per byte
+//   JPEG  every 8×8 block of luma takes at least one bit (the DC code; in a
+//         progressive file the first DC scan): 64 × 8 = 512 per byte
+//   PNG   deflate expands at most 1032:1, at 1 bit per pixel: 8256 per byte
+// Content decides the format (not the extension): stb_image would also guess
+// TGA, PSD, GIF, HDR, PIC and PNM, which an image folder does not hold.
+std::string header_problem(const std::vector<uint8_t>& bytes, int w, int h) {
+  struct Format {
+    const char* name;
+    const char* magic;
+    size_t magic_len;
+    int64_t pixels_per_byte;
+  };
+  static const Format kFormats[] = {
+      {"PNG", "\x89PNG\r\n\x1a\n", 8, 8256}, {"JPEG", "\xff\xd8\xff", 3, 512}, {"BMP", "BM", 2, 8}};
+  const Format* format = nullptr;
+  for (const Format& f : kFormats) {
+    if (bytes.size() >= f.magic_len && std::memcmp(bytes.data(), f.magic, f.magic_len) == 0)
+      format = &f;
+  }
+  if (!format) return "not a PNG, JPEG or BMP file (unknown signature)";
+  const int64_t pixels = int64_t(w) * h;
+  if (pixels > kMaxPixels) {
+    return std::to_string(w) + "×" + std::to_string(h) + " is larger than 8192×8192";
+  }
+  const int64_t most = int64_t(bytes.size()) * format->pixels_per_byte;
+  if (pixels > most) {
+    return "header claims " + std::to_string(w) + "×" + std::to_string(h) +
+           " pixels, more than a " + std::to_string(bytes.size()) + "-byte " + format->name +
+           " can hold (at most " + std::to_string(most) + "): truncated or damaged";
+  }
+  return "";
+}
+
 // Decodes one file into out [channels, size, size]; returns "" or why it was skipped.
 std::string decode_file(const fs::path& file, int64_t size, int64_t channels, float* out) {
   const std::vector<uint8_t> bytes = read_file_bytes(file.string());
@@ -81,12 +122,11 @@ std::string decode_file(const fs::path& file, int64_t size, int64_t channels, fl
   }
   if (bytes.size() > size_t(std::numeric_limits<int>::max())) return "file larger than 2 GB";
   int w = 0, h = 0, n = 0;
-  // The header's size before decoding: stb_image fills what a truncated file
-  // lacks, so 127 bytes of BMP could claim 14862×12544 (4 GB to decode and crop).
-  if (stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &n) &&
-      int64_t(w) * h > kMaxPixels) {
-    return std::to_string(w) + "×" + std::to_string(h) + " is larger than 8192×8192";
-  }
+  // The header's size before decoding (127 bytes of BMP could claim 14862×12544:
+  // 4 GB to decode and crop; 63 bytes 8000×8000, seconds of decoding).
+  if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &n)) w = h = 0;
+  const std::string problem = header_problem(bytes, w, h);
+  if (!problem.empty()) return problem;
   std::unique_ptr<stbi_uc, void (*)(void*)> data(
       stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &n, 3), stbi_image_free);
   if (!data) {

@@ -1,4 +1,4 @@
-// checkpoint_file.cpp — checksummed checkpoint envelope (see anila/io/checkpoint_file.h).
+// checkpoint_file.cpp — the checksummed checkpoint envelope (see anila/io/checkpoint_file.h).
 #include "anila/io/checkpoint_file.h"
 
 #include <zlib.h>
@@ -12,7 +12,8 @@ namespace anila::io {
 
 namespace {
 
-constexpr char kMagic[] = "ANILACK1";
+constexpr char kMagic[] = "ANILACK2";
+constexpr char kOldMagic[] = "ANILACK1";  // the same envelope around LibTorch's zip
 constexpr size_t kMagicLen = 8;
 
 uint32_t crc32_of(std::string_view bytes) {
@@ -53,10 +54,13 @@ void write_checkpoint_file(const std::string& path, std::string_view payload) {
   detail::write_file_atomic(path, {header, payload}, "checkpoint ");
 }
 
-std::string checkpoint_payload(std::string bytes, const std::string& path) {
+CheckpointPayload checkpoint_payload(std::string bytes, const std::string& path) {
   const std::string where = "checkpoint " + path;
-  if (bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04", 4) == 0) return bytes;  // legacy
-  if (bytes.size() < kCheckpointHeaderSize || bytes.compare(0, kMagicLen, kMagic) != 0) {
+  if (bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04", 4) == 0) {
+    return {std::move(bytes), CheckpointFormat::libtorch_zip};  // before any envelope
+  }
+  const bool old = bytes.size() >= kMagicLen && bytes.compare(0, kMagicLen, kOldMagic) == 0;
+  if (bytes.size() < kCheckpointHeaderSize || (!old && bytes.compare(0, kMagicLen, kMagic) != 0)) {
     throw UserError(where + " is not an anila checkpoint (wrong magic bytes)");
   }
   const uint64_t length = get_le(bytes, 8, 8);
@@ -71,10 +75,10 @@ std::string checkpoint_payload(std::string bytes, const std::string& path) {
     throw UserError(where +
                     " is damaged: its checksum does not match its content (disk or copy error?)");
   }
-  return bytes;
+  return {std::move(bytes), old ? CheckpointFormat::libtorch_zip : CheckpointFormat::anila};
 }
 
-std::string read_checkpoint_file(const std::string& path) {
+CheckpointPayload read_checkpoint_file(const std::string& path) {
   return checkpoint_payload(detail::read_file(path, "checkpoint "), path);
 }
 

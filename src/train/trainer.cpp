@@ -401,16 +401,8 @@ void Trainer::save_checkpoint(const std::string& path) const {
     archive.write("rank_rng_states", rank_rng_states.cpu());
     archive.write("data_rng_state", data_gen_.get_state());
   }
-  // Serialised in memory, then written by our own checked writer: LibTorch's
-  // file writer throws from a destructor on a full disk (std::terminate).
-  std::ostringstream payload;
-  try {
-    archive.save_to(payload);
-  } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw UserError("cannot write checkpoint " + path + ": " + what.substr(0, what.find('\n')));
-  }
-  io::write_checkpoint_file(path, payload.str());
+  // anila's own format, written by its checked writer (io/checkpoint_file.h).
+  io::write_checkpoint(path, archive);
 }
 
 void Trainer::load_checkpoint(const std::string& path) {
@@ -418,12 +410,7 @@ void Trainer::load_checkpoint(const std::string& path) {
     throw UserError("checkpoint " + path + " not found");
   }
   torch::serialize::InputArchive archive, model_archive, optim_archive;
-  const std::string payload = io::read_checkpoint_file(path);  // checks length and checksum
-  try {
-    archive.load_from(payload.data(), payload.size(), device_);
-  } catch (const std::exception&) {
-    throw UserError("checkpoint " + path + " is corrupt or not an anila checkpoint");
-  }
+  io::read_checkpoint(path, archive, device_);  // checks length, checksum and every entry
   {
     at::Tensor world;
     checkpoint_world_size_ = archive.try_read("world_size", world) ? world.item<int64_t>() : 1;
