@@ -91,7 +91,7 @@ std::vector<std::string> temporaries(const std::string& dir) {
 // many bytes (RLIMIT_FSIZE with SIGXFSZ ignored: writes fail with EFBIG, as on
 // a full disk).
 pid_t spawn(const std::string& args, const std::string& log, rlim_t file_limit = 0) {
-  const std::string cmd = "exec " + std::string(ANILA_BINARY) + " " + args + " >" + log + " 2>&1";
+  const std::string cmd = "exec " + test::anila_binary() + " " + args + " >" + log + " 2>&1";
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (file_limit > 0) {
@@ -465,6 +465,45 @@ TEST(Reliability, RunLockRefusesASecondHolderAndNamesThePid) {
                      "); wait for it to finish or choose another --out");
   }
   EXPECT_NO_THROW(io::RunLock(dir.str()));  // released with its holder
+}
+
+// The lock file records "PID HOST": a holder on another host is respected
+// whatever flock says (flock may be local to each NFS client); one on this host
+// is stale when the flock is free or, without flock, when its pid is gone.
+TEST(Reliability, RunLockRecordRespectsOtherHostsAndDetectsStaleOnesHere) {
+  TempDir dir("anila_lock_host");
+  const std::string file = dir / io::kRunLockName;
+  char name[256] = {0};
+  ::gethostname(name, sizeof(name) - 1);
+  const std::string here = name;
+  {
+    io::RunLock lock(dir.str());
+    EXPECT_EQ(io::run_lock_record(dir.str()).host, here);
+    EXPECT_EQ(slurp(file), std::to_string(::getpid()) + " " + here + "\n");
+  }
+  EXPECT_EQ(io::run_lock_record(dir.str()).pid, 0);  // a normal end clears the record
+
+  spit(file, "4242 other-host\n");
+  for (bool use_flock : {true, false}) {
+    const std::string m = user_error_message([&] { io::RunLock lock(dir.str(), use_flock); });
+    EXPECT_TRUE(contains(m, "in use by another anila process (pid 4242 on host other-host)")) << m;
+    EXPECT_TRUE(contains(m, "if it no longer runs on other-host, remove " + file)) << m;
+  }
+
+  const pid_t child = ::fork();  // a pid that has just exited
+  if (child == 0) ::_exit(0);
+  reap(child);
+  for (bool use_flock : {true, false}) {
+    spit(file, std::to_string(child) + " " + here + "\n");
+    EXPECT_NO_THROW(io::RunLock(dir.str(), use_flock)) << use_flock;
+  }
+  const std::string live = std::to_string(::getppid());  // alive, and not holding the flock
+  spit(file, live + "\n");                               // the older "PID" record: this host
+  EXPECT_EQ(io::run_lock_record(dir.str()).host, here);
+  EXPECT_NO_THROW(io::RunLock(dir.str()));  // the free flock says its holder is gone
+  spit(file, live + " " + here + "\n");
+  EXPECT_TRUE(contains(user_error_message([&] { io::RunLock lock(dir.str(), false); }),
+                       "in use by another anila process (pid " + live + ")"));
 }
 
 // A PNG of w×h grey pixels with correct chunk CRCs.
