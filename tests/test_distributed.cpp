@@ -221,7 +221,7 @@ struct Proc {
 
 Proc spawn(const std::vector<std::string>& args, const std::vector<std::string>& env_extra,
            const std::string& log) {
-  std::vector<std::string> argv = {ANILA_BINARY};
+  std::vector<std::string> argv = {test::anila_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) env.push_back(*e);
