@@ -773,6 +773,50 @@ TEST_F(BadInputCli, DatasetWarningsArePrinted) {
       << r.output;
 }
 
+// An image folder holding a link back to itself and a 63-byte BMP whose header
+// claims 8000×8000: each image is read once, the BMP is skipped (named) without
+// being decoded, and the run trains.
+TEST_F(BadInputCli, ImageFolderWithALinkLoopAndATinyHugeBmpTrains) {
+  fs::create_directories(dir_ / "imgs/sub");
+  spit(dir_ / "imgs/sub/good.png", tiny_png(16, 16));
+  fs::create_directory_symlink("..", dir_ / "imgs/sub/up");
+  auto le32 = [](uint32_t v) {
+    return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)};
+  };
+  spit(dir_ / "imgs/x.bmp", "BM" + le32(63) + le32(0) + le32(54) + le32(40) + le32(8000) +
+                                le32(8000) + std::string{1, 0, 24, 0} + le32(0) + le32(0) +
+                                le32(2835) + le32(2835) + le32(0) + le32(0) + std::string(9, 'x'));
+  spit(dir_ / "img.json",
+       R"({"data": {"type": "image_folder", "size": 28, "channels": 1, "path": ")" +
+           (dir_ / "imgs") + R"("},
+      "model": {"type": "convnet", "n_f": 4}, "chains": {"type": "noise"},
+      "sampler": {"type": "langevin", "step_size": 1.0, "noise_scale": 0.01},
+      "train": {"iterations": 1, "batch_size": 4, "mcmc_steps": 2}, "eval": {"every": 0, "samples": 4}})");
+  const Result r = run("train --config " + (dir_ / "img.json") + " --out " + (dir_ / "run"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "anila: warning: skipped 1 files in " + (dir_ / "imgs") +
+                                     " (first: x.bmp: header claims 8000×8000 pixels"))
+      << r.output;
+  EXPECT_FALSE(crash_output(r.output)) << r.output;
+}
+
+// The README's lr_schedule row names only types the binary accepts ("warmup"
+// is a number of iterations, not a type).
+TEST_F(BadInputCli, ReadmeListsOnlyScheduleTypesThatExist) {
+  std::istringstream readme(slurp(std::string(ANILA_SOURCE_DIR) + "/README.md"));
+  std::string row;
+  for (std::string line; std::getline(readme, line);)
+    if (contains(line, "| `train.lr_schedule` |")) row = line;
+  ASSERT_FALSE(row.empty());
+  const Result r = run("train --config " + tiny_config(dir_) + " --out " + (dir_ / "o") +
+                       " --set train.lr_schedule.type=nope");
+  ASSERT_TRUE(contains(r.output, "allowed: constant, cosine, step, linear")) << r.output;
+  for (const char* type : {"constant", "cosine", "linear", "step"})
+    EXPECT_TRUE(contains(row, std::string("`") + type + "`") || contains(row, type)) << row;
+  EXPECT_FALSE(contains(row, "`warmup`/") || contains(row, "/`warmup`")) << row;
+  EXPECT_TRUE(contains(row, "`warmup` iterations")) << row;
+}
+
 TEST_F(BadInputCli, DamagedCheckpointIsRefused) {
   const std::string cfg = tiny_config(dir_), out = dir_ / "run";
   ASSERT_EQ(
