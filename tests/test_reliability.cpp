@@ -937,7 +937,7 @@ TEST_F(Interruption, KillNineAnywhereThenResumeIsByteIdentical) {
 // one line, the folder and its checkpoint kept, and --resume finishes it.
 TEST_F(Interruption, FullDiskAfterTrainingKeepsTheCheckpoint) {
   const std::string cfg = tiny_config(dir_), out = dir_ / "run";
-  // The checkpoint (29 KB) fits in 40 KB; log_density.npy on a 128² grid (131 KB) does not.
+  // The checkpoint (16 KB) fits in 40 KB; log_density.npy on a 128² grid (131 KB) does not.
   Result r;
   r.code =
       reap(spawn("train --quiet --config " + cfg + " --out " + out + " --set eval.resolution=128",
