@@ -320,7 +320,7 @@ TEST(Reliability, CheckpointParserRefusesEachBadHeader) {
   EXPECT_NO_THROW(io::decode_checkpoint(payload(w, 8, eight), in, c10::Device(c10::kCPU), "c.pt"));
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"no newline", "no header line"},
-      {"{]\n", "not an anila checkpoint: header:1: invalid JSON"},
+      {"{]\n", "not an anila checkpoint: header: invalid JSON"},
       {std::string(100, '[') + std::string(100, ']') + "\n", "nested deeper than 64"},
       {R"({"format":"zip","version":1})"
        "\n",
@@ -357,6 +357,28 @@ TEST(Reliability, CheckpointParserRefusesEachBadHeader) {
     EXPECT_TRUE(contains(m, "checkpoint c.pt")) << bad << "\n" << m;
     EXPECT_TRUE(contains(m, why)) << bad << "\n" << m;
   }
+}
+
+// A crafted header of many archives and many entries under the last one: each
+// entry finds its parent by path (a map; it used to scan its parent's
+// siblings, n² for this shape: hours at the 16 MiB header limit). Refused for
+// its data size after every entry was read.
+TEST(Reliability, CheckpointParserReadsManyEntriesUnderOneParent) {
+  std::string entries;
+  const int n = 100000;
+  for (int i = 0; i < n; ++i)
+    entries += R"({"path":["k)" + std::to_string(i) + R"("],"archive":true},)";
+  for (int i = 0; i < n; ++i) {
+    entries += R"({"path":["k)" + std::to_string(n - 1) + R"(","v)" + std::to_string(i) +
+               R"("],"int":1})" + (i + 1 < n ? "," : "");
+  }
+  const std::string payload =
+      R"({"format":"anila-checkpoint","version":1,"data_bytes":1,"entries":[)" + entries + "]}\n" +
+      "x";
+  torch::serialize::InputArchive in;
+  const std::string m = user_error_message(
+      [&] { io::decode_checkpoint(payload, in, c10::Device(c10::kCPU), "big.pt"); });
+  EXPECT_TRUE(contains(m, "its tensors hold 0 bytes of the 1 after the header")) << m;
 }
 
 // LibTorch's zip archive, as anila wrote checkpoints before its own format.

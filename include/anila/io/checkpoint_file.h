@@ -22,7 +22,7 @@
 //   {"path":["optimizer","step"],"int":3}  "double": x (or "nan"/"inf"/"-inf"),
 //   "bool", "string", "none": true, and lists "ints"/"doubles"/"bools"/"strings"
 //
-// Reading validates everything before allocating anything: the header's size,
+// Reading validates everything before allocating anything: the header's size (16 MiB),
 // JSON depth, each key's characters and length, that every parent archive is
 // declared before its children and no key repeats, each dtype and shape, that
 // offsets run back to back and add up to exactly D bytes, and that bool
