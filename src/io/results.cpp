@@ -101,7 +101,8 @@ std::string ResultsTable::label(const std::string& group) const {
 
 std::vector<std::string> ResultsTable::header() const {
   std::vector<std::string> out = {group_title_};
-  for (const auto& c : columns_) out.push_back(c.title);
+  for (const auto& c : columns_)
+    if (!c.csv_only) out.push_back(c.title);
   return out;
 }
 
@@ -109,7 +110,8 @@ std::vector<std::vector<std::string>> ResultsTable::cells() const {
   std::vector<std::vector<std::string>> out;
   for (const auto& g : groups()) {
     std::vector<std::string> row = {label(g)};
-    for (const auto& c : columns_) row.push_back(cell(g, c));
+    for (const auto& c : columns_)
+      if (!c.csv_only) row.push_back(cell(g, c));
     out.push_back(std::move(row));
   }
   return out;

@@ -322,7 +322,8 @@ io::ResultsTable sampling_table(const std::vector<Json>& rows, bool with_target)
     columns.push_back({"mmd", "MMD²", "{:.2e}"});
     columns.push_back({"energy_distance", "energy dist", "{:.3g}"});
   }
-  columns.push_back({"step_size", "step size", "{:.6g}"});
+  columns.push_back({"step_size", "step size", "{:.6g}", /*csv_only=*/true});
+  columns.push_back({"step_size_from", "step from", "", /*csv_only=*/true});
   columns.push_back({"seconds", "s", "{:.2f}"});
   io::ResultsTable table(columns);
   for (const Json& r : rows) {
