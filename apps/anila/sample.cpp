@@ -28,6 +28,7 @@ struct SampleArgs {
   std::vector<std::string> sets;
   int64_t dim = -1, chains = 100, steps = 1000, warmup = 500, store_dims = 100;
   uint64_t seed = 123;
+  double threshold_quantile = SampleOptions{}.threshold_quantile;
   bool no_adapt = false, force = false, quiet = false;
 };
 
@@ -58,7 +59,13 @@ void add_sample(CLI::App& app) {
       "--init", args->init, "Image checkpoints: chains start from noise (the run's) or data");
   cmd->add_option("--warmup", args->warmup, "Warm-up steps (step-size adaptation)")
       ->capture_default_str();
-  cmd->add_flag("--no-adapt", args->no_adapt, "Keep the given step sizes during warm-up");
+  cmd->add_flag("--no-adapt", args->no_adapt,
+                "Keep the given step sizes (and AniLA thresholds) during warm-up");
+  cmd->add_option("--threshold-quantile", args->threshold_quantile,
+                  "AniLA types: adapt b during warm-up to this quantile of |grad f| over the "
+                  "chains (0: keep b; a threshold given with --set is kept)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_option("--set", args->sets,
                   "target.KEY=V, sampler.KEY=V (all samplers) or SAMPLER.KEY=V (one), repeatable");
   cmd->add_option("--seed", args->seed, "Seed")->capture_default_str();
@@ -80,6 +87,7 @@ void add_sample(CLI::App& app) {
     so.steps = args->steps;
     so.warmup = args->warmup;
     so.adapt = !args->no_adapt;
+    so.threshold_quantile = args->no_adapt ? 0 : args->threshold_quantile;
     so.seed = args->seed;
     so.store_dims = args->store_dims;
     so.force = args->force;

@@ -23,6 +23,7 @@
 #include "anila/samplers/sampler.h"
 #include "anila/targets/analytic.h"
 #include "anila/train/experiment.h"
+#include "train/sampling_score.h"
 
 namespace fs = std::filesystem;
 
@@ -159,6 +160,41 @@ void write_plots(const std::string& dir, const at::Tensor& draws, const at::Tens
   io::write_png(io::contour_scatter(xy, field, box, levels, so), dir + "/scatter.png");
 }
 
+// Where an AniLA-type sampler's threshold b comes from ("" for other types):
+// "given" (on the command line: sampler_config), "from <counterpart>" (an
+// unadjusted type borrows its adapted b; set on `so`), "adapted" (warm-up
+// adapts it, adapt.h) or "default" (the type's or the run's).
+std::string threshold_source(const SampleOptions& o, const std::string& name, SamplerOptions& so,
+                             const std::map<std::string, double>& adapted_b) {
+  const auto& keys = so.spec().keys;
+  if (std::find(keys.begin(), keys.end(), "threshold") == keys.end()) return "";
+  if (given_section(o, name).contains("threshold")) return "given";
+  const std::string other = so.spec().counterpart;
+  if (!so.metropolis() && adapted_b.count(other)) {
+    so.threshold = adapted_b.at(other);
+    return "from " + other;
+  }
+  return o.threshold_quantile > 0 && o.warmup > 0 && so.metropolis() ? "adapted" : "default";
+}
+
+// ", b 0.42 (adapted)" for a row with an AniLA threshold, else "".
+std::string threshold_cell(const Json& row) {
+  if (!row.contains("threshold")) return "";
+  return ", b " + fmt_num(row["threshold"].get<double>(), "{:.3g}") + " (" +
+         row["threshold_from"].get<std::string>() + ")";
+}
+
+// Lines under the table for rows that carry a note (draws not scored, ...).
+std::string report_notes(const std::vector<Json>& rows) {
+  std::string out;
+  for (const Json& r : rows) {
+    if (r.contains("not_scored"))
+      out +=
+          "\n" + r["sampler"].get<std::string>() + ": " + r["not_scored"].get<std::string>() + "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
@@ -224,7 +260,7 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return parsed[a].metropolis() > parsed[b].metropolis();
   });
-  std::map<std::string, double> adapted;
+  std::map<std::string, double> adapted, adapted_b;
   std::vector<Json> rows(options.samplers.size());
 
   for (size_t i : order) {
@@ -238,15 +274,22 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
       so.step_size = adapted[counterpart(name)];
       step_note = "from " + counterpart(name);
     }
+    const std::string b_note = threshold_source(options, name, so, adapted_b);
     SamplerPtr sampler = make_sampler(so);
     at::Generator gen = make_generator(options.seed + 1, at::kCPU);
     ChainState state = ChainState::start(z0, *problem.logp);
     const auto t0 = std::chrono::steady_clock::now();
-    warm_up(*sampler, state, *problem.logp, options.warmup, options.adapt, gen);
+    warm_up(*sampler, state, *problem.logp, options.warmup, options.adapt, gen,
+            b_note == "adapted" ? options.threshold_quantile : 0);
     if (so.metropolis() && options.adapt && options.warmup > 0) step_note = "adapted";
     adapted[name] = sampler->options().step_size;
+    if (!b_note.empty()) adapted_b[name] = sampler->options().threshold;
+    const std::string precision = precision_warning(*sampler, state);
+    if (!precision.empty() && !options.quiet)
+      std::cerr << "sample: " << name << ": " << precision << "\n";
 
-    at::Tensor draws = at::empty({options.steps, options.chains, Dk}, at::kFloat);
+    // NaN rows after a divergence (the loop stops there; sampling.h).
+    at::Tensor draws = at::full({options.steps, options.chains, Dk}, NAN, at::kFloat);
     SamplerStats stats;
     const auto t1 = std::chrono::steady_clock::now();
     int64_t diverged_at = -1;
@@ -272,6 +315,11 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
                 {"gradients_per_step", sampler->gradients_per_step()},
                 {"seconds", seconds},
                 {"seconds_with_warmup", total_seconds}};
+    if (!precision.empty()) row["precision_warning"] = precision;
+    if (!b_note.empty()) {
+      row["threshold"] = sampler->options().threshold;
+      row["threshold_from"] = b_note;
+    }
     Json st = stats.summary();
     if (st.contains("accept")) row["accept"] = st["accept"];
     if (st.contains("gamma")) row["gamma"] = st["gamma"];
@@ -289,23 +337,14 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
       row["ess_per_gradient"] = ds.min_ess_bulk / grads;
       row["ess_per_second"] = ds.min_ess_bulk / seconds;
       if (problem.target) {
-        at::Tensor pooled = draws.reshape({-1, Dk}).to(at::kDouble);
-        at::Tensor mu = problem.target->mean().index_select(0, coords);
-        at::Tensor cov =
-            problem.target->covariance().index_select(0, coords).index_select(1, coords);
-        at::Tensor sd = cov.diagonal().sqrt();
-        row["mean_error"] = ((pooled.mean(0) - mu).abs() / sd).max().item<double>();
-        at::Tensor centred = pooled - pooled.mean(0);
-        at::Tensor emp = centred.t().mm(centred) / (pooled.size(0) - 1);
-        row["cov_error"] = ((emp - cov).norm() / cov.norm()).item<double>();
-        // Distances to exact draws, on the stored coordinates.
-        at::Generator exact_gen = make_generator(options.seed + 2, at::kCPU);
-        const int64_t n = std::min<int64_t>(2000, pooled.size(0));
-        at::Tensor exact = problem.target->sample(n, exact_gen).index_select(1, coords);
-        at::Tensor sub =
-            pooled.index_select(0, at::linspace(0, pooled.size(0) - 1, n).to(at::kLong));
-        row["mmd"] = eval::mmd2(sub, exact);
-        row["energy_distance"] = eval::energy_distance(sub, exact);
+        const std::string why = tempered_target_problem(*problem.target, sampler->temperature());
+        if (why.empty()) {
+          score_draws(row, draws, coords, *problem.target, sampler->temperature(),
+                      options.seed + 2);
+        } else {
+          row["not_scored"] = why;
+          if (!options.quiet) std::cerr << "sample: " << name << ": " << why << "\n";
+        }
       }
       io::write_atomic(dir + "/diagnostics.json", ds.to_json(/*per_coordinate=*/true).dump(2));
       write_plots(dir, draws, coords, problem, name);
@@ -323,21 +362,24 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
   std::vector<std::string> header = {"sampler",      "step",      "accept",   "min ESS bulk",
                                      "min ESS tail", "max R-hat", "ESS/grad", "ESS/s"};
   if (problem.target) {
-    for (const char* h : {"mean err [sd]", "cov err", "MMD²", "energy dist"}) header.push_back(h);
+    for (const char* h : {"mean err [sd]", "var err", "cov err", "MMD²", "energy dist"})
+      header.push_back(h);
   }
   std::vector<std::vector<std::string>> cells, csv;
   std::vector<std::string> csv_header = {
-      "sampler",      "step_size", "step_size_from",   "accept",           "min_ess_bulk",
-      "min_ess_tail", "max_rhat",  "ess_per_gradient", "ess_per_second",   "mean_error",
-      "cov_error",    "mmd",       "energy_distance",  "diverged_at_step", "seconds"};
+      "sampler",         "step_size",        "step_size_from",   "accept",    "min_ess_bulk",
+      "min_ess_tail",    "max_rhat",         "ess_per_gradient", "threshold", "threshold_from",
+      "ess_per_second",  "mean_error",       "var_error",        "cov_error", "mmd",
+      "energy_distance", "diverged_at_step", "seconds"};
   for (const Json& r : rows) {
     auto num = [&](const char* k) {
       return r.contains(k) && r[k].is_number() ? r[k].get<double>() : NAN;
     };
-    std::vector<std::string> c = {
-        r["sampler"].get<std::string>(),
-        fmt_num(num("step_size"), "{:.3g}") + " (" + r["step_size_from"].get<std::string>() + ")",
-        fmt_num(num("accept"), "{:.3f}")};
+    std::vector<std::string> c = {r["sampler"].get<std::string>(),
+                                  fmt_num(num("step_size"), "{:.3g}") + " (" +
+                                      r["step_size_from"].get<std::string>() + ")" +
+                                      threshold_cell(r),
+                                  fmt_num(num("accept"), "{:.3f}")};
     if (r.contains("diverged_at_step")) {
       c.push_back(fmt::format("diverged at step {}", r["diverged_at_step"].get<int64_t>()));
       while (c.size() < header.size()) c.push_back("-");
@@ -348,6 +390,7 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
       c.push_back(fmt_num(num("ess_per_second"), "{:.3g}"));
       if (problem.target) {
         c.push_back(fmt_num(num("mean_error"), "{:.3f}"));
+        c.push_back(fmt_num(num("var_error"), "{:.3f}"));
         c.push_back(fmt_num(num("cov_error"), "{:.3f}"));
         c.push_back(fmt_num(num("mmd"), "{:.2e}"));
         c.push_back(fmt_num(num("energy_distance"), "{:.3g}"));
@@ -370,9 +413,10 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
       "minimum over the stored coordinates (bulk and tail, Vehtari et al. 2021); ESS/grad "
       "divides it by all gradient evaluations of the kept steps (chains × steps × gradients "
       "per step); ESS/s by their wall time. mean err is max |mean − exact| in units of the "
-      "exact sd.\n\n",
+      "exact sd, var err max |var − exact| / exact var, both against exp(f/T) at each "
+      "sampler's T = noise_scale².\n\n",
       problem.name, options.chains, options.warmup, options.steps, options.seed);
-  md += io::markdown_table(header, cells);
+  md += io::markdown_table(header, cells) + report_notes(rows);
   io::write_atomic(options.out_dir + "/summary.md", md);
   io::write_atomic(options.out_dir + "/summary.csv", io::csv_table(csv_header, csv));
   if (!options.quiet)

@@ -41,6 +41,9 @@ struct SampleOptions {
   int64_t steps = 1000;               // S kept steps
   int64_t warmup = 500;               // W
   bool adapt = true;                  // dual averaging for MH samplers during warm-up
+  // AniLA types: b adapted during warm-up to this quantile of |∇f| (adapt.h; 0: off;
+  // a threshold given in sampler_config is kept). Unadjusted ones borrow it.
+  double threshold_quantile = 0.9;
   uint64_t seed = 123;
   // Sampler keys: "sampler" applies to every listed type that reads the key
   // (threshold reaches anila and anila-mh, not mala), "<type>" to one, winning
