@@ -92,6 +92,22 @@ TEST(AnilaForms, NoisePowerIsReadWrittenAndChecked) {
   EXPECT_THROW(parse_sampler_options(Json{{"type", "mala"}, {"noise_power", 1}}), UserError);
 }
 
+// The image configs claim the authors' code's form; they must run it: one γ per
+// pixel over the channels, drift unscaled, noise ∝ γ.
+TEST(AnilaForms, ImageConfigsRunTheAuthorsForm) {
+  const std::string dir = std::string(ANILA_SOURCE_DIR) + "/configs/";
+  for (const char* name : {"cifar10.json", "flowers.json", "celeba.json", "reproduce/cifar10.json",
+                           "reproduce/flowers.json", "reproduce/celeba-inpainting.json",
+                           "reproduce/fashion-mnist.json"}) {
+    const SamplerOptions o = resolve_sampler(load_json_file(dir + name), "anila");
+    EXPECT_EQ(o.norm, "pixel") << name;
+    EXPECT_EQ(o.anisotropy, "noise") << name;
+    EXPECT_EQ(o.noise_power, 1.0) << name;
+    EXPECT_EQ(o.threshold, 2e-4) << name;  // the tuned numbers are unchanged
+    EXPECT_EQ(o.step_size, 2.0) << name;
+  }
+}
+
 TEST(AnilaForms, MhProposalDensityWithLinearNoise) {
   SamplerOptions o;
   o.type = "anila-mh";
