@@ -432,11 +432,12 @@ TEST(EvalReport, EndToEndFieldsAndSampleFloor) {
   EXPECT_EQ(rep.data_log_density.scalar_type(), at::kDouble);
   const Json j = rep.to_json();
   for (const char* key : {"kl", "tv", "nll", "log_z", "sample_tv", "sample_tv_model", "sample_mmd",
-                          "sample_tv_floor", "data_log_density_exact"}) {
+                          "sample_tv_floor", "data_log_density_exact", "border_mass",
+                          "log_z_half_res"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j.at("kl").get<double>(), rep.kl);
-  EXPECT_EQ(j.size(), 9u);
+  EXPECT_EQ(j.size(), 11u);  // no grid_warning on this grid, no kl_note for exact data
 }
 
 // A broken sampler (a quarter of the rows NaN or inf) and a model with NaN somewhere:

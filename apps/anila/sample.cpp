@@ -49,7 +49,13 @@ void add_sample(CLI::App& app) {
                   "Image checkpoints: chains start from noise (the run's) or data");
   cmd->add_option("--warmup", r.warmup, "Warm-up steps (step-size adaptation)")
       ->capture_default_str();
-  cmd->add_flag("--no-adapt", args->no_adapt, "Keep the given step sizes during warm-up");
+  cmd->add_flag("--no-adapt", args->no_adapt,
+                "Keep the given step sizes (and AniLA thresholds) during warm-up");
+  cmd->add_option("--threshold-quantile", r.threshold_quantile,
+                  "AniLA types: adapt b during warm-up to this quantile of |grad f| over the "
+                  "chains (0: keep b; a threshold given with --set is kept)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_option("--set", args->sets,
                   "target.KEY=V, sampler.KEY=V (all samplers) or SAMPLER.KEY=V (one), repeatable");
   cmd->add_option("--seed", r.seed, "Seed")->capture_default_str();

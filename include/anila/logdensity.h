@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -27,7 +28,19 @@ class LogDensity {
   virtual LogDensityValue operator()(const at::Tensor& z) const = 0;
   // z: [B, ...] -> f: [B] only (default: the value part of operator()).
   virtual at::Tensor value(const at::Tensor& z) const { return (*this)(z).f; }
+  // Second derivatives, for samplers that need them (anila-ito): ∇_z f at z as a
+  // differentiable function of z, i.e. a tensor whose autograd graph reaches z
+  // (z must require grad; parameters stay frozen). Default: operator() under
+  // autograd, which works when f and ∇f are built from differentiable tensor
+  // ops; UserError when the result is not connected to z.
+  virtual at::Tensor grad_with_graph(const at::Tensor& z) const;
 };
+
+// Hessian-vector products per chain: for each v in `vs` (z's shape), H(z)·v
+// where H is the Hessian of f in z (block-diagonal over chains). One gradient
+// evaluation with a graph (grad_with_graph) plus one backward pass per v.
+std::vector<at::Tensor> hessian_vector_products(const LogDensity& logp, const at::Tensor& z,
+                                                const std::vector<at::Tensor>& vs);
 
 // A log-density from a differentiable function z [B,...] -> f [B]; the gradient
 // is taken with autograd (so `fn` must be built from differentiable tensor ops).
@@ -36,6 +49,7 @@ class FunctionLogDensity : public LogDensity {
   explicit FunctionLogDensity(std::function<at::Tensor(const at::Tensor&)> fn);
   LogDensityValue operator()(const at::Tensor& z) const override;
   at::Tensor value(const at::Tensor& z) const override;
+  at::Tensor grad_with_graph(const at::Tensor& z) const override;
 
  private:
   std::function<at::Tensor(const at::Tensor&)> fn_;

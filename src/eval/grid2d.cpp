@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 
 namespace anila::eval {
 
@@ -269,18 +270,56 @@ double mmd2(const at::Tensor& x, const at::Tensor& y) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Grid checks
+
+GridCheck check_grid(const ScalarField& f, double temperature, const Grid2D& grid,
+                     const GridDensity& model) {
+  GridCheck c;
+  if (!std::isfinite(model.log_z)) return c;
+  const at::Tensor p = model.log_density.exp() * grid.cell_area();
+  const int64_t r = grid.resolution;
+  const double inner = r > 2 ? p.slice(0, 1, r - 1).slice(1, 1, r - 1).sum().item<double>() : 0;
+  c.border_mass = std::max(0.0, p.sum().item<double>() - inner);
+  Grid2D half = grid;
+  half.resolution = std::max<int64_t>(2, r / 2);
+  c.log_z_half = grid_density(f, temperature, half).log_z;
+  const double shift = std::abs(model.log_z - c.log_z_half);
+  if (c.border_mass > kMaxBorderMass) {
+    c.warning = fmt::format(
+        "the eval box is too small: {:.2g} of the model's mass lies in its outermost cells "
+        "(log Z misses the mass outside); widen eval.box",
+        c.border_mass);
+  } else if (!(shift <= kMaxLogZShift)) {
+    c.warning = fmt::format(
+        "the eval grid is too coarse: log Z moves {:.3g} nats between resolution {} and {}; "
+        "raise eval.resolution",
+        shift, half.resolution, r);
+  }
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------
 // Report
 
 Json Report2D::to_json() const {
-  return {{"kl", kl},
-          {"tv", tv},
-          {"nll", nll},
-          {"log_z", log_z},
-          {"sample_tv", sample_tv},
-          {"sample_tv_model", sample_tv_model},
-          {"sample_mmd", sample_mmd},
-          {"sample_tv_floor", sample_tv_floor},
-          {"data_log_density_exact", data_log_density_exact}};
+  Json j = {{"kl", kl},
+            {"tv", tv},
+            {"nll", nll},
+            {"log_z", log_z},
+            {"sample_tv", sample_tv},
+            {"sample_tv_model", sample_tv_model},
+            {"sample_mmd", sample_mmd},
+            {"sample_tv_floor", sample_tv_floor},
+            {"data_log_density_exact", data_log_density_exact}};
+  j["border_mass"] = grid_check.border_mass;
+  j["log_z_half_res"] = grid_check.log_z_half;
+  if (!grid_check.warning.empty()) j["grid_warning"] = grid_check.warning;
+  if (!data_log_density_exact) {
+    j["kl_note"] =
+        "approximate: the data density is a KDE of the data, so kl can be negative; nll is "
+        "the model metric";
+  }
+  return j;
 }
 
 Report2D evaluate_2d(const ScalarField& f, double temperature, const data::Dataset2D& data,
@@ -299,6 +338,7 @@ Report2D evaluate_2d(const ScalarField& f, double temperature, const data::Datas
   const GridDensity model = grid_density(f, temperature, grid);
   rep.log_z = model.log_z;
   rep.log_density = model.log_density;
+  rep.grid_check = check_grid(f, temperature, grid, model);
   const at::Tensor data_grid = data.log_density(grid.points()).reshape({r, r});
   rep.data_log_density = normalize_on_grid(data_grid, area).log_density;
 

@@ -151,6 +151,12 @@ at::Tensor ModelLogDensity::value(const at::Tensor& z) const {
   return model_->energy(z);
 }
 
+at::Tensor ModelLogDensity::grad_with_graph(const at::Tensor& z) const {
+  at::AutoGradMode enable(true);
+  return torch::autograd::grad({model_->energy(z).sum()}, {z}, {}, /*retain_graph=*/true,
+                               /*create_graph=*/true)[0];
+}
+
 namespace {
 
 // Image models: sample_shape must be {C, S, S} with S accepted by `size_ok`; the

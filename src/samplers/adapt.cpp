@@ -1,9 +1,13 @@
 // adapt.cpp — dual-averaging step-size adaptation (see anila/samplers/adapt.h).
 #include "anila/samplers/adapt.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/ATen.h>
+
+#include "anila/samplers/anila.h"
+#include "anila/samplers/registry.h"
 
 namespace anila {
 
@@ -27,18 +31,41 @@ double DualAveraging::final_step() const {
   return std::exp(log_step_bar_);
 }
 
+ThresholdAdaptation::ThresholdAdaptation(double quantile) : quantile_(quantile) {}
+
+double ThresholdAdaptation::update(const at::Tensor& grad, const std::string& norm) {
+  // At most ~65k magnitudes (evenly strided) so the quantile stays cheap for images.
+  at::Tensor m = anila_magnitude(grad.detach(), norm).reshape({-1});
+  const int64_t stride = std::max<int64_t>(1, m.numel() / 65536);
+  m = m.slice(0, 0, m.numel(), stride).to(at::kDouble);
+  m = m.masked_select(m.isfinite());
+  if (m.numel() == 0) return final_threshold();
+  const double q = std::max(at::quantile(m, quantile_).item<double>(), 1e-30);
+  ++t_;
+  const double w = std::pow(static_cast<double>(t_), -0.75);
+  log_b_bar_ = t_ == 1 ? std::log(q) : w * std::log(q) + (1 - w) * log_b_bar_;
+  return final_threshold();
+}
+
 double warm_up(Sampler& sampler, ChainState& state, const LogDensity& logp, int64_t warmup,
-               bool adapt, at::Generator& gen) {
-  if (!adapt || !sampler.options().metropolis()) {
+               bool adapt, at::Generator& gen, double threshold_quantile) {
+  const auto& keys = sampler.spec().keys;
+  const bool adapt_b = threshold_quantile > 0 && warmup > 0 &&
+                       std::find(keys.begin(), keys.end(), "threshold") != keys.end();
+  const bool adapt_s = adapt && sampler.options().metropolis();
+  if (!adapt_s && !adapt_b) {
     sampler.run(state, logp, warmup, gen);
     return sampler.options().step_size;
   }
   DualAveraging da(sampler.options().step_size, sampler.options().adapt_target());
+  ThresholdAdaptation ta(threshold_quantile);
   for (int64_t t = 0; t < warmup; ++t) {
+    if (adapt_b) sampler.set_threshold(ta.update(state.grad, sampler.options().norm));
     sampler.step(state, logp, gen, nullptr);
-    sampler.set_step_size(da.update(state.accept_prob.mean().item<double>()));
+    if (adapt_s) sampler.set_step_size(da.update(state.accept_prob.mean().item<double>()));
   }
-  if (warmup > 0) sampler.set_step_size(da.final_step());
+  if (adapt_s && warmup > 0) sampler.set_step_size(da.final_step());
+  if (adapt_b) sampler.set_threshold(ta.final_threshold());
   return sampler.options().step_size;
 }
 

@@ -17,19 +17,28 @@ namespace anila {
 
 AnilaSampler::AnilaSampler(SamplerOptions options) : Sampler(std::move(options)) {}
 
-at::Tensor anila_gamma(const at::Tensor& grad, double b, const std::string& norm) {
-  at::Tensor magnitude;
-  if (norm == "element") {
-    magnitude = grad.abs();
-  } else if (norm == "pixel") {
+at::Tensor anila_magnitude(const at::Tensor& grad, const std::string& norm) {
+  if (norm == "element") return grad.abs();
+  if (norm == "pixel") {
     TORCH_CHECK(grad.dim() >= 2, "AniLA norm=pixel needs states [B, C, ...], got ", grad.sizes());
-    magnitude = grad.norm(2, {1}, /*keepdim=*/true);
-  } else {  // sample
-    std::vector<int64_t> dims;
-    for (int64_t d = 1; d < grad.dim(); ++d) dims.push_back(d);
-    magnitude = dims.empty() ? grad.abs() : grad.norm(2, dims, /*keepdim=*/true);
+    return grad.norm(2, {1}, /*keepdim=*/true);
   }
-  return (b / magnitude.clamp_min(b)).expand_as(grad);
+  std::vector<int64_t> dims;  // sample
+  for (int64_t d = 1; d < grad.dim(); ++d) dims.push_back(d);
+  return dims.empty() ? grad.abs() : grad.norm(2, dims, /*keepdim=*/true);
+}
+
+at::Tensor anila_gamma(const at::Tensor& grad, double b, const std::string& norm) {
+  return (b / anila_magnitude(grad, norm).clamp_min(b)).expand_as(grad);
+}
+
+std::pair<at::Tensor, at::Tensor> anila_scales(const at::Tensor& grad, const SamplerOptions& o) {
+  at::Tensor gamma = anila_gamma(grad, o.threshold, o.norm);
+  at::Tensor ones = at::ones_like(gamma);
+  at::Tensor noise = o.noise_power == 1     ? gamma
+                     : o.noise_power == 0.5 ? gamma.sqrt()
+                                            : gamma.pow(o.noise_power);
+  return {o.anisotropy == "noise" ? ones : gamma, o.anisotropy == "drift" ? ones : noise};
 }
 
 at::Tensor AnilaSampler::gamma(const at::Tensor& grad) const {
@@ -60,21 +69,22 @@ void AnilaSampler::step(ChainState& state, const LogDensity& logp, at::Generator
     float* out = z.data_ptr<float>();
     const float fb = static_cast<float>(b), half_s = static_cast<float>(s / 2);
     const float noise = static_cast<float>(eps * std::sqrt(s));
+    const float power = static_cast<float>(options_.noise_power);
     at::parallel_for(0, z.numel(), 16384, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         const float g = gp[i];
         const float gamma = fb / std::max(fb, std::fabs(g));
         const float drift = half_s * (scale_drift ? gamma : 1.0f) * g;
-        const float sd = noise * (scale_noise ? std::sqrt(gamma) : 1.0f);
+        const float sd = noise * (!scale_noise    ? 1.0f
+                                  : power == 0.5f ? std::sqrt(gamma)
+                                  : power == 1.0f ? gamma
+                                                  : std::pow(gamma, power));
         out[i] = zp[i] + drift + sd * xp[i];
       }
     });
   } else {
-    at::Tensor gamma_t = gamma(state.grad);
-    at::Tensor drift = scale_drift ? state.grad * gamma_t * (s / 2) : state.grad * (s / 2);
-    at::Tensor sd = scale_noise ? gamma_t.sqrt() * (eps * std::sqrt(s))
-                                : at::full_like(gamma_t, eps * std::sqrt(s));
-    z = state.z + drift + sd * xi;
+    auto [drift_scale, noise_scale] = anila_scales(state.grad, options_);
+    z = state.z + (s / 2) * drift_scale * state.grad + (eps * std::sqrt(s)) * noise_scale * xi;
   }
   accept_move(state, z, logp);
 }
@@ -83,20 +93,26 @@ void parse_anila_options(ConfigReader& r, SamplerOptions& o) {
   o.threshold = r.number("threshold", o.threshold, Range::positive());
   o.anisotropy = r.choice("anisotropy", o.anisotropy, {"both", "noise", "drift"});
   o.norm = r.choice("norm", o.norm, {"element", "pixel", "sample"});
+  o.noise_power = r.number("noise_power", o.noise_power, {0.0, 1.0, true, false});
+}
+
+std::vector<std::string> anila_option_keys() {
+  return {"threshold", "anisotropy", "norm", "noise_power"};
 }
 
 void write_anila_options(const SamplerOptions& o, Json& out) {
   out["threshold"] = o.threshold;
   out["anisotropy"] = o.anisotropy;
   out["norm"] = o.norm;
+  out["noise_power"] = o.noise_power;
 }
 
 SamplerSpec anila_spec() {
   SamplerSpec s;
   s.type = "anila";
-  s.summary = "anisotropic Langevin: γ = b/max(b, |∇f|), z' = z + (sγ/2)∇f + ε√(sγ) ξ";
+  s.summary = "anisotropic Langevin: γ = b/max(b, |∇f|), z' = z + (sγ/2)∇f + ε√s γ^p ξ";
   s.counterpart = "anila-mh";
-  s.keys = {"threshold", "anisotropy", "norm"};
+  s.keys = anila_option_keys();
   s.diagnostics = {"gamma", "gamma_lt1"};
   s.parse = parse_anila_options;
   s.to_json = write_anila_options;

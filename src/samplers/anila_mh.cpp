@@ -20,16 +20,16 @@ AnilaMhSampler::AnilaMhSampler(SamplerOptions options) : Sampler(std::move(optio
 std::pair<at::Tensor, at::Tensor> AnilaMhSampler::proposal(const at::Tensor& z,
                                                            const at::Tensor& grad) const {
   const double s = options_.step_size, eps2 = temperature();
-  at::Tensor gamma = anila_gamma(grad, options_.threshold, options_.norm);
-  at::Tensor drift_scale = options_.anisotropy == "noise" ? at::ones_like(gamma) : gamma;
-  at::Tensor noise_scale = options_.anisotropy == "drift" ? at::ones_like(gamma) : gamma;
-  return {z + (s / 2) * drift_scale * grad, (eps2 * s) * noise_scale};
+  auto [drift_scale, noise_sd] = anila_scales(grad, options_);
+  return {z + (s / 2) * drift_scale * grad, (eps2 * s) * noise_sd * noise_sd};
 }
 
 namespace {
 // log N(to; mean, diag(var)) summed per chain: [B].
+// Float64 (docs/samplers.md, "Precision").
 at::Tensor log_gaussian(const at::Tensor& to, const at::Tensor& mean, const at::Tensor& var) {
-  return sum_per_chain(-(to - mean).pow(2) / (2 * var) - 0.5 * (kLog2Pi + var.log()));
+  const at::Tensor v = var.to(at::kDouble);
+  return sum_per_chain(-(to - mean).to(at::kDouble).pow(2) / (2 * v) - 0.5 * (kLog2Pi + v.log()));
 }
 }  // namespace
 
@@ -47,8 +47,8 @@ at::Tensor AnilaMhSampler::log_acceptance(const ChainState& from, const ChainSta
 at::Tensor AnilaMhSampler::log_acceptance(const ChainState& from, const ChainState& to,
                                           const at::Tensor& from_mean,
                                           const at::Tensor& from_var) const {
-  return (to.f - from.f) / temperature() + log_proposal(from.z, to.z, to.grad) -
-         log_gaussian(to.z, from_mean, from_var);
+  return (to.f.to(at::kDouble) - from.f.to(at::kDouble)) / temperature() +
+         (log_proposal(from.z, to.z, to.grad) - log_gaussian(to.z, from_mean, from_var));
 }
 
 void AnilaMhSampler::step(ChainState& state, const LogDensity& logp, at::Generator& gen,
@@ -69,8 +69,7 @@ void AnilaMhSampler::step(ChainState& state, const LogDensity& logp, at::Generat
   prop.f = v.f;
   prop.grad = v.grad;
   // The forward density reuses this step's proposal mean and variance.
-  metropolis_update(state, prop, log_acceptance(state, prop, mean, var).to(at::kDouble), gen,
-                    stats);
+  metropolis_update(state, prop, log_acceptance(state, prop, mean, var), gen, stats);
 }
 
 SamplerSpec anila_mh_spec() {
@@ -80,7 +79,7 @@ SamplerSpec anila_mh_spec() {
   s.metropolis = true;
   s.counterpart = "anila";
   s.target_accept = 0.574;
-  s.keys = {"threshold", "anisotropy", "norm"};
+  s.keys = anila_option_keys();
   s.diagnostics = {"accept"};
   s.parse = parse_anila_options;
   s.to_json = write_anila_options;

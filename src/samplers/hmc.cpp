@@ -30,6 +30,15 @@ at::Tensor HmcSampler::hamiltonian(const at::Tensor& f, const at::Tensor& p) con
   return -f / temperature() + 0.5 * sum_per_chain(p.pow(2) * inverse_mass(p));
 }
 
+at::Tensor HmcSampler::log_acceptance(const at::Tensor& f, const at::Tensor& p,
+                                      const at::Tensor& f_end, const at::Tensor& p_end) const {
+  const at::Tensor inv_m = inverse_mass(p).to(at::kDouble);
+  auto kinetic = [&](const at::Tensor& q) {
+    return 0.5 * sum_per_chain(q.to(at::kDouble).pow(2) * inv_m);
+  };
+  return (f_end.to(at::kDouble) - f.to(at::kDouble)) / temperature() + kinetic(p) - kinetic(p_end);
+}
+
 HmcSampler::Trajectory HmcSampler::leapfrog(const ChainState& state, const at::Tensor& p0,
                                             const LogDensity& logp) const {
   const double h = options_.step_size, inv_t = 1.0 / temperature();
@@ -54,8 +63,7 @@ void HmcSampler::step(ChainState& state, const LogDensity& logp, at::Generator& 
   // p ~ N(0, M): ξ / sqrt(M⁻¹).
   at::Tensor p = at::randn(state.z.sizes(), gen, state.z.options()) / inv_m.sqrt();
   Trajectory t = leapfrog(state, p, logp);
-  at::Tensor log_alpha = hamiltonian(state.f, p) - hamiltonian(t.end.f, t.p);
-  metropolis_update(state, t.end, log_alpha.to(at::kDouble), gen, stats);
+  metropolis_update(state, t.end, log_acceptance(state.f, p, t.end.f, t.p), gen, stats);
 }
 
 namespace {

@@ -24,12 +24,15 @@ void MalaSampler::step(ChainState& state, const LogDensity& logp, at::Generator&
   LogDensityValue v = logp(prop.z);
   prop.f = v.f;
   prop.grad = v.grad;
-  // log q(z'|z) − log q(z|z'), the shared constants cancel.
-  at::Tensor forward = -sum_per_chain((prop.z - mean).pow(2)) / (2 * eps2 * s);
+  // log q(z'|z) − log q(z|z'), the shared constants cancel. Everything in float64,
+  // f' − f before dividing by ε² (docs/samplers.md, "Precision").
+  at::Tensor forward = -sum_per_chain((prop.z - mean).to(at::kDouble).pow(2)) / (2 * eps2 * s);
   at::Tensor back_mean = prop.z + (s / 2) * prop.grad;
-  at::Tensor backward = -sum_per_chain((state.z - back_mean).pow(2)) / (2 * eps2 * s);
-  at::Tensor log_alpha = (prop.f - state.f) / eps2 + backward - forward;
-  metropolis_update(state, prop, log_alpha.to(at::kDouble), gen, stats);
+  at::Tensor backward =
+      -sum_per_chain((state.z - back_mean).to(at::kDouble).pow(2)) / (2 * eps2 * s);
+  at::Tensor log_alpha =
+      (prop.f.to(at::kDouble) - state.f.to(at::kDouble)) / eps2 + (backward - forward);
+  metropolis_update(state, prop, log_alpha, gen, stats);
 }
 
 SamplerSpec mala_spec() {

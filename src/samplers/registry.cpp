@@ -9,6 +9,7 @@
 
 #include "anila/config.h"
 #include "anila/samplers/anila.h"
+#include "anila/samplers/anila_ito.h"
 #include "anila/samplers/anila_mh.h"
 #include "anila/samplers/gd.h"
 #include "anila/samplers/hmc.h"
@@ -20,13 +21,14 @@ namespace anila {
 
 const std::vector<SamplerSpec>& sampler_registry() {
   static const std::vector<SamplerSpec> table = {
-      langevin_spec(),  //
-      anila_spec(),     //
-      mala_spec(),      //
-      anila_mh_spec(),  //
-      hmc_spec(),       //
-      gd_spec(),        //
-      rwm_spec(),       //
+      langevin_spec(),   //
+      anila_spec(),      //
+      mala_spec(),       //
+      anila_mh_spec(),   //
+      hmc_spec(),        //
+      gd_spec(),         //
+      rwm_spec(),        //
+      anila_ito_spec(),  //
   };
   return table;
 }

@@ -3,9 +3,11 @@
 #include "anila/samplers/sampler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 
 #include "anila/config.h"
 #include "anila/samplers/registry.h"
@@ -177,6 +179,19 @@ SamplerOptions parse_sampler_options(const Json& section, const std::string& pat
 
 SamplerPtr make_sampler(const SamplerOptions& options) {
   return options.spec().make(options);
+}
+
+std::string precision_warning(const Sampler& sampler, const ChainState& state) {
+  if (!sampler.options().metropolis() || state.f.scalar_type() == at::kDouble) return "";
+  const at::Tensor f = state.f.to(at::kDouble);
+  const double top = f.masked_select(f.isfinite()).abs().max().item<double>();
+  const double nats = top * std::ldexp(1.0, -24) / sampler.temperature();
+  if (!(nats > 0.01)) return "";
+  return fmt::format(
+      "f is float32 with |f| up to {:.3g} at T = {:.3g}: its rounding alone is ~{:.2g} nats in "
+      "every acceptance ratio, so acceptance is not exact to 0.01 (evaluate f in float64, "
+      "or keep |f| small: an offset in f costs precision)",
+      top, sampler.temperature(), nats);
 }
 
 SamplerPtr make_sampler(const Json& section, const std::string& path) {

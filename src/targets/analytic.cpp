@@ -51,6 +51,13 @@ class TargetBase : public AnalyticTarget {
     return evaluate(z, /*want_grad=*/false).f;
   }
 
+  // The closed-form gradient is built from differentiable tensor ops.
+  at::Tensor grad_with_graph(const at::Tensor& z) const override {
+    check_z(z);
+    at::AutoGradMode enable(true);
+    return evaluate(z, /*want_grad=*/true).grad;
+  }
+
   // Default: the family itself in D = 2 (true for all types but gaussian-ill).
   at::Tensor marginal2d_log_density(const at::Tensor& xy) const override {
     if (dim_ < 2) return {};

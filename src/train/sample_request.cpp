@@ -22,6 +22,7 @@ SampleOptions sample_options(const SampleRequest& r) {
   if (r.steps) so.steps = *r.steps;
   so.warmup = r.warmup;
   so.adapt = r.adapt;
+  so.threshold_quantile = r.adapt ? r.threshold_quantile : 0;
   so.seed = r.seed;
   so.store_dims = r.store_dims;
   so.force = r.force;

@@ -25,6 +25,7 @@
 #include "anila/samplers/sampler.h"
 #include "anila/targets/analytic.h"
 #include "anila/train/experiment.h"
+#include "train/sampling_score.h"
 
 namespace fs = std::filesystem;
 
@@ -212,8 +213,45 @@ struct SamplerRun {
   at::Tensor draws;  // [S, C, D']
   SamplerStats stats;
   double seconds = 0, seconds_with_warmup = 0;
-  int64_t diverged_at = -1;  // kept step at which a state stopped being finite (-1: never)
+  int64_t diverged_at = -1;    // kept step at which a state stopped being finite (-1: never)
+  std::string threshold_note;  // AniLA types: where b came from (threshold_source)
+  std::string precision;       // precision_warning after the warm-up ("" if none)
 };
+
+// Where an AniLA-type sampler's threshold b comes from ("" for other types):
+// "given" (on the command line: sampler_config), "from <counterpart>" (an
+// unadjusted type borrows its adapted b; set on `so`), "adapted" (warm-up
+// adapts it, adapt.h) or "default" (the type's or the run's).
+std::string threshold_source(const SampleOptions& o, const std::string& name, SamplerOptions& so,
+                             const std::map<std::string, double>& adapted_b) {
+  const auto& keys = so.spec().keys;
+  if (std::find(keys.begin(), keys.end(), "threshold") == keys.end()) return "";
+  if (given_section(o, name).contains("threshold")) return "given";
+  const std::string other = so.spec().counterpart;
+  if (!so.metropolis() && adapted_b.count(other)) {
+    so.threshold = adapted_b.at(other);
+    return "from " + other;
+  }
+  return o.threshold_quantile > 0 && o.warmup > 0 && so.metropolis() ? "adapted" : "default";
+}
+
+// ", b 0.42 (adapted)" for a row with an AniLA threshold, else "".
+std::string threshold_cell(const Json& row) {
+  if (!row.contains("threshold")) return "";
+  return fmt::format(", b {:.3g} (", row["threshold"].get<double>()) +
+         row["threshold_from"].get<std::string>() + ")";
+}
+
+// Lines under the table for rows that carry a note (draws not scored, ...).
+std::string report_notes(const std::vector<Json>& rows) {
+  std::string out;
+  for (const Json& r : rows) {
+    if (r.contains("not_scored"))
+      out +=
+          "\n" + r["sampler"].get<std::string>() + ": " + r["not_scored"].get<std::string>() + "\n";
+  }
+  return out;
+}
 
 // Where an unadjusted sampler's step comes from (see sampling.h), applied to `so`.
 std::string choose_step(const SampleOptions& o, const std::string& name,
@@ -231,15 +269,20 @@ std::string choose_step(const SampleOptions& o, const std::string& name,
 }
 
 SamplerRun run_sampler(const SampleProblem& problem, const SampleOptions& o, SamplerOptions so,
-                       std::string step_note, const at::Tensor& z0, const at::Tensor& coords) {
+                       std::string step_note, const std::string& threshold_note,
+                       const at::Tensor& z0, const at::Tensor& coords) {
   SamplerRun run;
   SamplerPtr sampler = make_sampler(so);
   at::Generator gen = make_generator(o.seed + 1, at::kCPU);
   ChainState state = ChainState::start(z0, *problem.logp);
   const auto t0 = std::chrono::steady_clock::now();
-  warm_up(*sampler, state, *problem.logp, o.warmup, o.adapt, gen);
+  warm_up(*sampler, state, *problem.logp, o.warmup, o.adapt, gen,
+          threshold_note == "adapted" ? o.threshold_quantile : 0);
   if (so.metropolis() && o.adapt && o.warmup > 0) step_note = "adapted";
-  run.draws = at::empty({o.steps, o.chains, coords.size(0)}, at::kFloat);
+  run.threshold_note = threshold_note;
+  run.precision = precision_warning(*sampler, state);
+  // NaN rows after a divergence (the loop stops there; sampling.h).
+  run.draws = at::full({o.steps, o.chains, coords.size(0)}, NAN, at::kFloat);
   const auto t1 = std::chrono::steady_clock::now();
   for (int64_t s = 0; s < o.steps; ++s) {
     sampler->step(state, *problem.logp, gen, &run.stats);
@@ -258,26 +301,6 @@ SamplerRun run_sampler(const SampleProblem& problem, const SampleOptions& o, Sam
   return run;
 }
 
-// Distances of the pooled draws to the target's exact moments and samples.
-void score_against_target(const targets::AnalyticTarget& target, const at::Tensor& draws,
-                          const at::Tensor& coords, uint64_t seed, Json& row) {
-  const int64_t Dk = coords.size(0);
-  at::Tensor pooled = draws.reshape({-1, Dk}).to(at::kDouble);
-  at::Tensor mu = target.mean().index_select(0, coords);
-  at::Tensor cov = target.covariance().index_select(0, coords).index_select(1, coords);
-  at::Tensor sd = cov.diagonal().sqrt();
-  row["mean_error"] = ((pooled.mean(0) - mu).abs() / sd).max().item<double>();
-  at::Tensor centred = pooled - pooled.mean(0);
-  at::Tensor emp = centred.t().mm(centred) / (pooled.size(0) - 1);
-  row["cov_error"] = ((emp - cov).norm() / cov.norm()).item<double>();
-  at::Generator exact_gen = make_generator(seed + 2, at::kCPU);
-  const int64_t n = std::min<int64_t>(2000, pooled.size(0));
-  at::Tensor exact = target.sample(n, exact_gen).index_select(1, coords);
-  at::Tensor sub = pooled.index_select(0, at::linspace(0, pooled.size(0) - 1, n).to(at::kLong));
-  row["mmd"] = eval::mmd2(sub, exact);
-  row["energy_distance"] = eval::energy_distance(sub, exact);
-}
-
 // summary.json of one sampler; with its diagnostics and plots written to `dir`.
 Json sampler_summary(const std::string& name, const SamplerRun& run, const SampleProblem& problem,
                      const SampleOptions& o, const at::Tensor& coords, const std::string& dir) {
@@ -290,6 +313,11 @@ Json sampler_summary(const std::string& name, const SamplerRun& run, const Sampl
   const Json st = run.stats.summary();
   for (const char* k : {"accept", "gamma"})
     if (st.contains(k)) row[k] = st[k];
+  if (!run.precision.empty()) row["precision_warning"] = run.precision;
+  if (!run.threshold_note.empty()) {
+    row["threshold"] = run.options.threshold;
+    row["threshold_from"] = run.threshold_note;
+  }
   if (run.diverged_at >= 0) {
     row["diverged_at_step"] = run.diverged_at;
     return row;
@@ -301,7 +329,16 @@ Json sampler_summary(const std::string& name, const SamplerRun& run, const Sampl
   const double grads = static_cast<double>(o.steps) * o.chains * run.gradients_per_step;
   row["ess_per_gradient"] = ds.min_ess_bulk / grads;
   row["ess_per_second"] = ds.min_ess_bulk / run.seconds;
-  if (problem.target) score_against_target(*problem.target, run.draws, coords, o.seed, row);
+  if (problem.target) {
+    const double T = run.options.noise_scale * run.options.noise_scale;
+    const std::string why = tempered_target_problem(*problem.target, T);
+    if (why.empty()) {
+      score_draws(row, run.draws, coords, *problem.target, T, o.seed + 2);
+    } else {
+      row["not_scored"] = why;
+      if (!o.quiet) std::cerr << "sample: " << name << ": " << why << "\n";
+    }
+  }
   io::write_atomic(dir + "/diagnostics.json", ds.to_json(/*per_coordinate=*/true).dump(2));
   write_plots(dir, run.draws, coords, problem, name);
   return row;
@@ -318,18 +355,21 @@ io::ResultsTable sampling_table(const std::vector<Json>& rows, bool with_target)
                                      {"ess_per_second", "ESS/s", "{:.3g}"}};
   if (with_target) {
     columns.push_back({"mean_error", "mean err [sd]", "{:.3f}"});
+    columns.push_back({"var_error", "var err", "{:.3f}"});
     columns.push_back({"cov_error", "cov err", "{:.3f}"});
     columns.push_back({"mmd", "MMD²", "{:.2e}"});
     columns.push_back({"energy_distance", "energy dist", "{:.3g}"});
   }
   columns.push_back({"step_size", "step size", "{:.6g}", /*csv_only=*/true});
   columns.push_back({"step_size_from", "step from", "", /*csv_only=*/true});
+  columns.push_back({"threshold", "threshold", "{:.6g}", /*csv_only=*/true});
   columns.push_back({"seconds", "s", "{:.2f}"});
   io::ResultsTable table(columns);
   for (const Json& r : rows) {
     Json values = r;
     values["step"] = fmt::format("{:.3g} ({})", r["step_size"].get<double>(),
-                                 r["step_size_from"].get<std::string>());
+                                 r["step_size_from"].get<std::string>()) +
+                     threshold_cell(r);
     const bool diverged = r.contains("diverged_at_step");
     const std::string note =
         diverged ? fmt::format("diverged at step {}", r["diverged_at_step"].get<int64_t>()) : "";
@@ -345,7 +385,8 @@ std::string sampling_markdown(const io::ResultsTable& table, const SampleProblem
              "the minimum over the stored coordinates (bulk and tail, Vehtari et al. 2021); "
              "ESS/grad divides it by all gradient evaluations of the kept steps (chains × steps × "
              "gradients per step); ESS/s by their wall time. mean err is max |mean − exact| in "
-             "units of the exact sd.\n\n",
+             "units of the exact sd, var err max |var − exact| / exact var, both against "
+             "exp(f/T) at each sampler's T = noise_scale².\n\n",
              problem.name, o.chains, o.warmup, o.steps, o.seed) +
          table.markdown();
 }
@@ -377,14 +418,18 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
   for (int64_t s : problem.sample_shape) D *= s;
   const at::Tensor coords = stored_coordinates(D, options.store_dims);
 
-  std::map<std::string, double> adapted;
+  std::map<std::string, double> adapted, adapted_b;
   std::vector<Json> rows(options.samplers.size());
   for (size_t i : sampling_order(parsed)) {
     const std::string& name = options.samplers[i];
     SamplerOptions so = parsed[i];
     const std::string note = choose_step(options, name, adapted, so);
-    const SamplerRun run = run_sampler(problem, options, so, note, z0, coords);
+    const std::string b_note = threshold_source(options, name, so, adapted_b);
+    const SamplerRun run = run_sampler(problem, options, so, note, b_note, z0, coords);
     adapted[name] = run.options.step_size;
+    if (!b_note.empty()) adapted_b[name] = run.options.threshold;
+    if (!run.precision.empty() && !options.quiet)
+      std::cerr << "sample: " << name << ": " << run.precision << "\n";
     const std::string dir = options.out_dir + "/" + name;
     io::make_dirs(dir);
     rows[i] = sampler_summary(name, run, problem, options, coords, dir);
@@ -397,7 +442,7 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
   }
 
   const io::ResultsTable table = sampling_table(rows, problem.target != nullptr);
-  const std::string md = sampling_markdown(table, problem, options);
+  const std::string md = sampling_markdown(table, problem, options) + report_notes(rows);
   io::write_atomic(options.out_dir + "/summary.md", md);
   io::write_atomic(options.out_dir + "/summary.csv", table.csv_rows());
   if (!options.quiet)

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include <ATen/core/Tensor.h>
 
@@ -91,14 +92,33 @@ int64_t histogram_bins(int64_t resolution, int64_t bins);
 // mean of the two middle distances for an even count, and 1 if it is 0.
 double mmd2(const at::Tensor& x, const at::Tensor& y);
 
+// Checks that a grid normalises exp(f/T) well enough to trust log Z:
+//   border_mass — the model's mass in the outermost ring of cells (box too small
+//                 when it exceeds kMaxBorderMass = 1e-3);
+//   log_z_half  — log Z on a grid of half the resolution over the same box (grid
+//                 too coarse when |log_z − log_z_half| exceeds kMaxLogZShift = 0.05 nats);
+//   warning     — "" or one sentence naming what is wrong and what to change.
+struct GridCheck {
+  double border_mass = 0, log_z_half = 0;
+  std::string warning;
+};
+inline constexpr double kMaxBorderMass = 1e-3, kMaxLogZShift = 0.05;
+// `model` is grid_density(f, T, grid); costs one evaluation of f on the half grid.
+GridCheck check_grid(const ScalarField& f, double temperature, const Grid2D& grid,
+                     const GridDensity& model);
+
 struct Report2D {
   double kl = 0, tv = 0, nll = 0, log_z = 0;  // model quality
+  GridCheck grid_check;                       // how far log Z can be trusted
   double sample_tv = 0, sample_tv_model = 0;  // sample quality
   double sample_mmd = 0, sample_tv_floor = 0;
   bool data_log_density_exact = true;
   at::Tensor log_density;       // [R, R] model, float64
   at::Tensor data_log_density;  // [R, R] data, float64
-  Json to_json() const;         // all scalars + grid-free fields
+  // All scalars + grid-free fields; with border_mass, log_z_half_res, grid_warning
+  // (when set), and where the data's density is a KDE (not exact) kl_note saying
+  // that kl is an approximation that can be negative (nll is the model metric).
+  Json to_json() const;
 };
 
 struct EvalOptions {

@@ -89,6 +89,8 @@ class ModelLogDensity : public LogDensity {
   explicit ModelLogDensity(EnergyModelPtr model) : model_(std::move(model)) {}
   LogDensityValue operator()(const at::Tensor& z) const override;
   at::Tensor value(const at::Tensor& z) const override;
+  // Autograd through forward() (also for models with a hand-written value_and_grad).
+  at::Tensor grad_with_graph(const at::Tensor& z) const override;
   const EnergyModelPtr& model() const { return model_; }
 
  private:

@@ -11,7 +11,9 @@
 // One step size is shared by all chains (they sample the same target).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <string>
 
 #include "anila/samplers/sampler.h"
 
@@ -32,10 +34,31 @@ class DualAveraging {
   static constexpr double kGamma = 0.05, kT0 = 10.0, kKappa = 0.75;
 };
 
+// Threshold adaptation for the AniLA types (docs/samplers.md): at warm-up step t
+// the threshold follows q_t, the `quantile`-quantile over all chains of the
+// magnitude γ compares with b (|∂_i f| per coordinate, or the pixel/sample L2
+// norm), averaged in log space with the same weights as s̄:
+//   log b̄_t = t^{−κ} log q_t + (1 − t^{−κ}) log b̄_{t−1},   κ = 0.75,
+// and b = b̄_t is used for the next step. So a fraction ≈ 1 − quantile of the
+// coordinates (pixels, chains) has γ < 1: b scales with the target's gradients
+// instead of being a fixed number. After the warm-up b is frozen at b̄.
+class ThresholdAdaptation {
+ public:
+  explicit ThresholdAdaptation(double quantile);
+  // Feeds the gradients of step t ([B, ...]); returns the threshold for the next step.
+  double update(const at::Tensor& grad, const std::string& norm);
+  double final_threshold() const { return std::exp(log_b_bar_); }
+
+ private:
+  double quantile_, log_b_bar_ = 0;
+  int64_t t_ = 0;
+};
+
 // Runs `warmup` steps of `sampler` from `state`, adapting its step size when
-// `adapt` is true and the sampler is a Metropolis–Hastings one; the final step
-// size is left set on the sampler. Returns the step size used afterwards.
+// `adapt` is true and the sampler is a Metropolis–Hastings one, and its AniLA
+// threshold b when threshold_quantile > 0 and the type reads a threshold; the
+// final values are left set on the sampler. Returns the step size used afterwards.
 double warm_up(Sampler& sampler, ChainState& state, const LogDensity& logp, int64_t warmup,
-               bool adapt, at::Generator& gen);
+               bool adapt, at::Generator& gen, double threshold_quantile = 0);
 
 }  // namespace anila

@@ -1,8 +1,10 @@
 // anila.h — anisotropic Langevin (AniLA, the sampler of STANLEY; docs/samplers.md).
 //
 //   γ(z) = b / max(b, |∇f(z)|)                    recomputed every step
-//   z'   = z + (s γ/2) ⊙ ∇f(z) + ε √(s γ) ⊙ ξ       (anisotropy = both)
+//   z'   = z + (s γ/2) ⊙ ∇f(z) + ε √s γ^p ⊙ ξ      (anisotropy = both)
 //
+// noise_power p: 0.5 (√γ, the paper's eq. 6; default) or 1 (γ linearly, as the
+//             authors' released code does); any p in (0, 1] is accepted.
 // anisotropy: both  — γ scales drift and noise (the paper)
 //             noise — γ scales only the noise (the authors' released CIFAR code)
 //             drift — γ scales only the drift (= elementwise gradient clipping to ±b)
@@ -22,6 +24,13 @@ namespace anila {
 // γ(g) = b / max(b, |g|) for gradients g: [B, ...] with the given norm
 // (element | pixel | sample), broadcast to g's shape.
 at::Tensor anila_gamma(const at::Tensor& grad, double threshold, const std::string& norm);
+// The magnitude γ compares with b: |g| (element), the L2 norm over channels
+// ([B, 1, ...], pixel) or over the sample ([B, 1, ...], sample); not broadcast.
+at::Tensor anila_magnitude(const at::Tensor& grad, const std::string& norm);
+// The factors AniLA applies for `options`: drift scale γ_d and noise sd scale
+// γ_n^p (ones where the anisotropy leaves a term unscaled), both of grad's shape.
+std::pair<at::Tensor, at::Tensor> anila_scales(const at::Tensor& grad,
+                                               const SamplerOptions& options);
 
 class AnilaSampler : public Sampler {
  public:
@@ -33,9 +42,10 @@ class AnilaSampler : public Sampler {
   at::Tensor gamma(const at::Tensor& grad) const;
 };
 
-// AniLA's own option keys (threshold, anisotropy, norm), shared with anila-mh.
+// AniLA's own option keys (threshold, anisotropy, norm, noise_power), shared with anila-mh.
 void parse_anila_options(ConfigReader& reader, SamplerOptions& options);
 void write_anila_options(const SamplerOptions& options, Json& out);
+std::vector<std::string> anila_option_keys();
 
 // The registry entry (anila/samplers/registry.h).
 SamplerSpec anila_spec();

@@ -4,7 +4,9 @@
 //   proposal  z' ~ N(m(z), diag(ε² s γ_n(z))),  m(z) = z + (s γ_d(z)/2) ⊙ ∇f(z)
 //   log q(z'|z) = Σ_i −(z'_i − m_i(z))² / (2ε² s γ_n,i(z)) − ½ log(2π ε² s γ_n,i(z))
 //   accept    min(1, exp((f(z') − f(z))/ε²) · q(z|z') / q(z'|z))
-// with γ_d = γ_n = γ for anisotropy = both (γ_d = 1 for noise, γ_n = 1 for drift).
+// with γ_d = γ, γ_n = γ^(2p) for anisotropy = both (noise_power p: 0.5 gives γ_n = γ,
+// the paper; 1 gives γ², the authors' linear noise), γ_d = 1 for noise, γ_n = 1 for drift.
+// The proposal is a Gaussian for every form, so the ratio is exact for each.
 // The proposal density is position dependent, so the reverse move uses γ(z').
 // Exact for any s: it removes unadjusted AniLA's bias (stationary law
 // ∝ exp(f/ε²)/γ for one γ per chain).
@@ -28,7 +30,7 @@ class AnilaMhSampler : public Sampler {
   // The same, given the proposal mean and variance at `from` (already computed by step()).
   at::Tensor log_acceptance(const ChainState& from, const ChainState& to,
                             const at::Tensor& from_mean, const at::Tensor& from_var) const;
-  // Proposal mean m(z) and per-coordinate variance ε² s γ_n(z), both [B, ...].
+  // Proposal mean m(z) and per-coordinate variance ε² s γ_n(z) (= (ε√s γ^p)²), both [B, ...].
   std::pair<at::Tensor, at::Tensor> proposal(const at::Tensor& z, const at::Tensor& grad) const;
 };
 

@@ -28,6 +28,12 @@ class HmcSampler : public Sampler {
   Trajectory leapfrog(const ChainState& state, const at::Tensor& p, const LogDensity& logp) const;
   // H(z, p) = −f(z)/ε² + ½ pᵀM⁻¹p per chain: [B].
   at::Tensor hamiltonian(const at::Tensor& f, const at::Tensor& p) const;
+  // H(z, p) − H(z', p') per chain in float64, formed as (f' − f)/ε² + (K − K'):
+  // the energy difference is taken before dividing by ε², so a large offset in f
+  // is not amplified by 1/ε² (at ε² = 5e-5, −f/ε² of f = 1e4 is 2e8 and float32
+  // spacing there is 16). [B] float64.
+  at::Tensor log_acceptance(const at::Tensor& f, const at::Tensor& p, const at::Tensor& f_end,
+                            const at::Tensor& p_end) const;
 
  private:
   at::Tensor inverse_mass(const at::Tensor& like) const;  // M⁻¹ broadcastable to z

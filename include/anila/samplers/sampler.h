@@ -65,7 +65,10 @@ struct SamplerOptions {
   double threshold = 0.01;     // b (anila, anila-mh)
   std::string anisotropy = "both";  // both | noise | drift (anila, anila-mh)
   std::string norm = "element";     // element | pixel | sample (anila, anila-mh)
-  int64_t leapfrog_steps = 10;      // L (hmc)
+  // p in (0, 1]: the noise is scaled by γ^p (0.5: √γ, the paper; 1: γ, the authors'
+  // code). anila, anila-mh; anila-mh's proposal variance is ε² s γ^(2p).
+  double noise_power = 0.5;
+  int64_t leapfrog_steps = 10;  // L (hmc)
   std::vector<double> mass;  // diagonal mass (hmc): empty = identity; 1 value or one per coordinate
   double target_accept = -1;            // dual-averaging target (-1: the type's default)
   double clamp_min = 0, clamp_max = 0;  // clamp z to [min, max] after each step when min < max
@@ -96,6 +99,8 @@ class Sampler {
   const SamplerSpec& spec() const { return options_.spec(); }
   // Step-size adaptation (see adapt.h) changes s between warm-up steps.
   void set_step_size(double s) { options_.step_size = s; }
+  // Threshold adaptation (see adapt.h) changes b between warm-up steps (AniLA types).
+  void set_threshold(double b) { options_.threshold = b; }
 
  protected:
   // Adds mean |∇f| and mean f of the current state to stats (and counts the step).
@@ -117,6 +122,11 @@ using SamplerPtr = std::shared_ptr<Sampler>;
 // noise_scale ≤ 0, threshold ≤ 0).
 SamplerOptions parse_sampler_options(const Json& section, const std::string& path = "sampler");
 SamplerPtr make_sampler(const SamplerOptions& options);
+// "" or one sentence saying that the float32 f of `state` cannot support exact
+// Metropolis–Hastings acceptance at the sampler's temperature T: the rounding of f
+// alone, max|f|·2⁻²⁴ per evaluation, divided by T exceeds 0.01 nats (e.g. |f| ≥ 8.4
+// at T = 5e-5). "" for unadjusted samplers and float64 f.
+std::string precision_warning(const Sampler& sampler, const ChainState& state);
 SamplerPtr make_sampler(const Json& section, const std::string& path = "sampler");
 // The registered type names, in the registry's order.
 std::vector<std::string> sampler_types();

@@ -42,6 +42,9 @@ struct SampleOptions {
   int64_t steps = 1000;               // S kept steps
   int64_t warmup = 500;               // W
   bool adapt = true;                  // dual averaging for MH samplers during warm-up
+  // AniLA types: b adapted during warm-up to this quantile of |∇f| (adapt.h; 0: off;
+  // a threshold given in sampler_config is kept). Unadjusted ones borrow it.
+  double threshold_quantile = 0.9;
   uint64_t seed = 123;
   // Sampler keys: "sampler" applies to every listed type that reads the key
   // (threshold reaches anila and anila-mh, not mala), "<type>" to one, winning
@@ -107,6 +110,8 @@ struct SampleRequest {
   std::string init;  // image runs: noise | data ("": noise)
   uint64_t seed = 123;
   bool adapt = true, force = false, quiet = false;
+  // SampleOptions::threshold_quantile (0: keep b; --no-adapt sets it to 0 as well).
+  double threshold_quantile = SampleOptions{}.threshold_quantile;
   std::string out_dir;
 };
 
