@@ -24,7 +24,7 @@ namespace anila::cli {
 
 namespace {
 struct SampleArgs {
-  std::string target, checkpoint, out, samplers = "mala,anila-mh,hmc", init = "noise";
+  std::string target, checkpoint, out, samplers = "mala,anila-mh,hmc", init = "noise", weights;
   std::vector<std::string> sets;
   int64_t dim = -1, chains = 100, steps = 1000, warmup = 500, store_dims = 100;
   uint64_t seed = 123;
@@ -40,7 +40,11 @@ void add_sample(CLI::App& app) {
   cmd->add_option(
       "--target", args->target,
       "Analytic target: gaussian, gaussian-ill, gaussian-corr, mixture, funnel, banana");
-  cmd->add_option("--checkpoint", args->checkpoint, "A run folder or its checkpoints/last.pt");
+  cmd->add_option("--checkpoint", args->checkpoint,
+                  "A run folder or its checkpoints/last.pt or checkpoints/best.pt");
+  cmd->add_option("--weights", args->weights,
+                  "Checkpoints: ema or raw (default: the run's: ema when it keeps a moving average)")
+      ->check(CLI::IsMember({"ema", "raw"}));
   CLI::Option* dim_opt =
       cmd->add_option("--dim", args->dim, "Target dimension (default: the target's)");
   CLI::Option* samplers_opt =
@@ -103,7 +107,7 @@ void add_sample(CLI::App& app) {
     }
     // A trained EBM: the target is exp(f/T) with the run's T unless overridden.
     if (sets.contains("target")) throw UserError("--set target.*: only with --target");
-    LoadedRun run = load_run(args->checkpoint);
+    LoadedRun run = load_run(args->checkpoint, args->weights);
     if (run.sample_shape.size() == 3) {
       // An image EBM: K steps of each sampler from the run's noise (or data), grids and arrays.
       for (auto it = sets.begin(); it != sets.end(); ++it) {

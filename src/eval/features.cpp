@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -35,7 +36,20 @@
 
 namespace anila::eval {
 
-const char* kDefaultFmnistFeaturesPath = "runs/features/fmnist.pt";
+std::string feature_cache_dir() {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "");
+  };
+  if (!env("ANILA_CACHE_DIR").empty()) return env("ANILA_CACHE_DIR");
+  if (!env("XDG_CACHE_HOME").empty()) return env("XDG_CACHE_HOME") + "/anila";
+  if (!env("HOME").empty()) return env("HOME") + "/.cache/anila";
+  return "runs/features";  // no home folder: the working folder, as before
+}
+
+std::string default_fmnist_features_path() {
+  return feature_cache_dir() + "/fmnist-features-v" + std::to_string(2) + ".pt";
+}
 
 namespace fs = std::filesystem;
 
@@ -72,7 +86,7 @@ constexpr char kMagic[] = "ANILA-FEATURES\n";
 constexpr size_t kMagicLen = sizeof(kMagic) - 1;
 constexpr char kZipMagic[] = "PK\x03\x04";
 constexpr char kArchitecture[] = "fmnist-cnn";
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;  // written; versions 1 and 2 are read
 constexpr int64_t kSide = 28;  // input H = W
 constexpr int64_t kFeatureDim = 128;
 constexpr int64_t kClasses = 10;
@@ -128,15 +142,16 @@ struct TensorSpec {
   std::vector<int64_t> shape;
 };
 
-// The parameters of architecture fmnist-cnn v1, in file order.
-const std::vector<TensorSpec>& classifier_specs() {
-  static const std::vector<TensorSpec> specs = {
-      {"conv1.weight", {32, 1, 3, 3}},           {"conv1.bias", {32}},
-      {"conv2.weight", {64, 32, 3, 3}},          {"conv2.bias", {64}},
-      {"fc1.weight", {kFeatureDim, 64 * 7 * 7}}, {"fc1.bias", {kFeatureDim}},
+// The parameters of architecture fmnist-cnn, in file order: version 1 has 32 and 64
+// conv channels, version 2 (a quarter of the arithmetic) 16 and 32.
+std::vector<TensorSpec> classifier_specs(int version = kVersion) {
+  const int64_t c1 = version == 1 ? 32 : 16, c2 = version == 1 ? 64 : 32;
+  return {
+      {"conv1.weight", {c1, 1, 3, 3}},           {"conv1.bias", {c1}},
+      {"conv2.weight", {c2, c1, 3, 3}},          {"conv2.bias", {c2}},
+      {"fc1.weight", {kFeatureDim, c2 * 7 * 7}}, {"fc1.bias", {kFeatureDim}},
       {"fc2.weight", {kClasses, kFeatureDim}},   {"fc2.bias", {kClasses}},
   };
-  return specs;
 }
 
 struct ClassifierNet {
@@ -206,12 +221,12 @@ ClassifierNet load_classifier(const std::string& file, Json* header) {
   try {
     const std::string arch = h.at("architecture").get<std::string>();
     const int version = h.at("version").get<int>();
-    if (arch != kArchitecture || version != kVersion) {
+    if (arch != kArchitecture || version < 1 || version > kVersion) {
       throw UserError("feature extractor " + file + " holds architecture '" + arch + "' version " +
                       std::to_string(version) + "; this anila reads '" + kArchitecture +
-                      "' version " + std::to_string(kVersion));
+                      "' versions 1 to " + std::to_string(kVersion));
     }
-    const auto& specs = classifier_specs();
+    const auto specs = classifier_specs(version);
     const Json& tensors = h.at("tensors");
     if (!tensors.is_array() || tensors.size() != specs.size()) throw corrupt("wrong tensor list");
     for (size_t i = 0; i < specs.size(); ++i) {
@@ -441,7 +456,7 @@ at::Tensor adapt_torchscript_input(const at::Tensor& images, const TorchScriptIn
 FeatureExtractorPtr load_feature_extractor(const std::string& spec, c10::Device device,
                                            const TorchScriptInput& input) {
   const bool builtin = spec == "fmnist";
-  const std::string file = builtin ? kDefaultFmnistFeaturesPath : spec;
+  const std::string file = builtin ? default_fmnist_features_path() : spec;
   std::error_code ec;
   if (!fs::exists(file, ec)) {
     if (builtin) {
