@@ -541,8 +541,8 @@ TEST_F(DistCli, DivergenceGuardRollsBackEveryRankTogether) {
   c["train"]["checkpoint_every"] = 100;
   c["train"]["on_divergence"] = "rollback";
   c["train"]["divergence"] = {{"lr_factor", 0.1}, {"max_rollbacks", 1}};
-  c["eval"] = {{"every", 100}, {"chains", 200}, {"samples", 200}, {"n_data", 500},
-               {"resolution", 32}, {"n_mmd", 100}};
+  c["eval"] = {{"every", 100},  {"chains", 200},    {"samples", 200},
+               {"n_data", 500}, {"resolution", 32}, {"n_mmd", 100}};
   const std::string cfg = path("guard.json"), out = path("guard");
   std::ofstream(cfg) << c.dump();
   Result r = run("train --quiet --nproc 2 --config " + cfg + " --out " + out);

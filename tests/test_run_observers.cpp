@@ -383,11 +383,14 @@ TEST(ConvNetSpectralNorm, EveryConvHasUnitSpectralNormAndSamplingLeavesItAlone) 
   EXPECT_EQ(model->to_json()["spectral_norm"], true);
   model->train();
   const at::Tensor x = at::rand({4, 1, 28, 28}) * 2 - 1;
-  for (int i = 0; i < 20; ++i) model->forward(x).sum().backward();  // power iterations
+  for (int i = 0; i < 100; ++i) model->forward(x).sum().backward();  // power iterations
   for (size_t i = 0; i < 5; ++i) {
     const at::Tensor w = net->effective_weight(i).detach();
     const double sigma = at::linalg_svdvals(w.reshape({w.size(0), -1}))[0].item<double>();
-    EXPECT_NEAR(sigma, 1.0, 1e-3) << "conv" << i;
+    // σ̂ = uᵀW v ≤ σ_max always, and converges to it geometrically (in (σ₂/σ₁)² per
+    // iteration): the normalised weight's norm is ≥ 1 and, after 115 iterations, close.
+    EXPECT_GE(sigma, 1.0 - 1e-5) << "conv" << i;
+    EXPECT_LE(sigma, 1.005) << "conv" << i;
   }
   // Sampling (value_and_grad) uses the stored u, v: f is a fixed function of z.
   const auto buffers = [&] {

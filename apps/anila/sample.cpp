@@ -42,8 +42,9 @@ void add_sample(CLI::App& app) {
       "Analytic target: gaussian, gaussian-ill, gaussian-corr, mixture, funnel, banana");
   cmd->add_option("--checkpoint", args->checkpoint,
                   "A run folder or its checkpoints/last.pt or checkpoints/best.pt");
-  cmd->add_option("--weights", args->weights,
-                  "Checkpoints: ema or raw (default: the run's: ema when it keeps a moving average)")
+  cmd->add_option(
+         "--weights", args->weights,
+         "Checkpoints: ema or raw (default: the run's: ema when it keeps a moving average)")
       ->check(CLI::IsMember({"ema", "raw"}));
   CLI::Option* dim_opt =
       cmd->add_option("--dim", args->dim, "Target dimension (default: the target's)");

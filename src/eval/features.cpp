@@ -23,6 +23,8 @@
 #include <cstring>
 #include <filesystem>
 #include <sstream>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -86,7 +88,7 @@ constexpr char kMagic[] = "ANILA-FEATURES\n";
 constexpr size_t kMagicLen = sizeof(kMagic) - 1;
 constexpr char kZipMagic[] = "PK\x03\x04";
 constexpr char kArchitecture[] = "fmnist-cnn";
-constexpr int kVersion = 2;  // written; versions 1 and 2 are read
+constexpr int kVersion = 2;    // written; versions 1 and 2 are read
 constexpr int64_t kSide = 28;  // input H = W
 constexpr int64_t kFeatureDim = 128;
 constexpr int64_t kClasses = 10;
@@ -408,6 +410,50 @@ double accuracy(const ClassifierNet& net, const data::ImageDataset& d) {
   return double(correct) / double(n);
 }
 
+// One pass over `train` in shuffled batches; returns {mean loss, running accuracy}.
+// The learning rate decays along a half cosine from lr (first step) towards 0 (after
+// the last step of the last epoch).
+std::pair<double, double> train_epoch(ClassifierNet& net, torch::optim::Adam& adam,
+                                      const data::ImageDataset& train,
+                                      const ClassifierTrainOptions& options, int64_t epoch,
+                                      at::Generator& gen, bool quiet) {
+  const int64_t n = train.images.size(0);
+  const int64_t batches = (n + options.batch - 1) / options.batch;
+  const int64_t total_steps = options.epochs * batches;
+  io::Progress progress(
+      batches, "features epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs), 0,
+      stderr, -1, quiet);
+  const at::Tensor perm = at::randperm(n, gen);
+  double loss_sum = 0.0;
+  int64_t correct = 0, seen = 0;
+  for (int64_t b = 0; b < batches; ++b) {
+    const at::Tensor idx = perm.slice(0, b * options.batch, std::min(n, (b + 1) * options.batch));
+    const at::Tensor x = train.images.index_select(0, idx);
+    const at::Tensor y = train.labels.index_select(0, idx);
+    const at::Tensor logits = net.logits(x);
+    const at::Tensor loss = at::cross_entropy_loss(logits, y);
+    const double progress_frac = double((epoch - 1) * batches + b) / double(total_steps);
+    static_cast<torch::optim::AdamOptions&>(adam.param_groups()[0].options())
+        .lr(options.lr * 0.5 * (1.0 + std::cos(M_PI * progress_frac)));
+    adam.zero_grad();
+    loss.backward();
+    adam.step();
+    const int64_t m = idx.size(0);
+    loss_sum += loss.item<double>() * double(m);
+    correct += logits.detach().argmax(1).eq(y).sum().item<int64_t>();
+    seen += m;
+    progress.update(
+        b + 1, {{"loss", loss_sum / double(seen)}, {"accuracy", double(correct) / double(seen)}});
+  }
+  progress.finish();
+  const double epoch_loss = loss_sum / double(seen);
+  if (!std::isfinite(epoch_loss)) {
+    throw DivergedError("features train: the loss is not finite in epoch " +
+                        std::to_string(epoch) + " (try a smaller --lr)");
+  }
+  return {epoch_loss, double(correct) / double(seen)};
+}
+
 }  // namespace
 
 // ---- public functions --------------------------------------------------------------
@@ -503,43 +549,9 @@ Json train_fmnist_classifier(const ClassifierTrainOptions& options, const std::s
   torch::optim::Adam adam(net.params, torch::optim::AdamOptions(options.lr));
 
   const int64_t n = train.images.size(0);
-  const int64_t batches = (n + options.batch - 1) / options.batch;
-  const int64_t total_steps = options.epochs * batches;
   double epoch_loss = 0.0, epoch_acc = 0.0;
   for (int64_t epoch = 1; epoch <= options.epochs; ++epoch) {
-    io::Progress progress(
-        batches, "features epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs),
-        0, stderr, -1, quiet);
-    const at::Tensor perm = at::randperm(n, gen);
-    double loss_sum = 0.0;
-    int64_t correct = 0, seen = 0;
-    for (int64_t b = 0; b < batches; ++b) {
-      const at::Tensor idx = perm.slice(0, b * options.batch, std::min(n, (b + 1) * options.batch));
-      const at::Tensor x = train.images.index_select(0, idx);
-      const at::Tensor y = train.labels.index_select(0, idx);
-      const at::Tensor logits = net.logits(x);
-      const at::Tensor loss = at::cross_entropy_loss(logits, y);
-      // Half-cosine decay from lr (first step) towards 0 (after the last step).
-      const double progress_frac = double((epoch - 1) * batches + b) / double(total_steps);
-      static_cast<torch::optim::AdamOptions&>(adam.param_groups()[0].options())
-          .lr(options.lr * 0.5 * (1.0 + std::cos(M_PI * progress_frac)));
-      adam.zero_grad();
-      loss.backward();
-      adam.step();
-      const int64_t m = idx.size(0);
-      loss_sum += loss.item<double>() * double(m);
-      correct += logits.detach().argmax(1).eq(y).sum().item<int64_t>();
-      seen += m;
-      progress.update(
-          b + 1, {{"loss", loss_sum / double(seen)}, {"accuracy", double(correct) / double(seen)}});
-    }
-    progress.finish();
-    epoch_loss = loss_sum / double(seen);
-    epoch_acc = double(correct) / double(seen);
-    if (!std::isfinite(epoch_loss)) {
-      throw DivergedError("features train: the loss is not finite in epoch " +
-                          std::to_string(epoch) + " (try a smaller --lr)");
-    }
+    std::tie(epoch_loss, epoch_acc) = train_epoch(net, adam, train, options, epoch, gen, quiet);
   }
   const double test_acc = accuracy(net, test);
   Json header = {{"seed", options.seed},        {"epochs", options.epochs},

@@ -41,14 +41,16 @@ ConvNetEnergy::ConvNetEnergy(ConvNetOptions options) : options_(options) {
   TORCH_CHECK(std::find(sizes.begin(), sizes.end(), options_.size) != sizes.end(),
               "ConvNetEnergy: size must be 28, 32 or 64, got ", options_.size);
   // {in, out, kernel, stride, padding} of each conv.
-  std::vector<std::array<int64_t, 5>> layers = {
-      {c, n_f, 3, 1, 1}, {n_f, 2 * n_f, 4, 2, 1}, {2 * n_f, 4 * n_f, 4, 2, 1},
-      {4 * n_f, 8 * n_f, 4, 2, 1}};
+  std::vector<std::array<int64_t, 5>> layers = {{c, n_f, 3, 1, 1},
+                                                {n_f, 2 * n_f, 4, 2, 1},
+                                                {2 * n_f, 4 * n_f, 4, 2, 1},
+                                                {4 * n_f, 8 * n_f, 4, 2, 1}};
   if (options_.size == 64) layers.push_back({8 * n_f, 8 * n_f, 4, 2, 1});
   layers.push_back({8 * n_f, 1, 4, 1, 0});
   for (size_t i = 0; i < layers.size(); ++i) {
     const auto& [in, out, k, stride, pad] = layers[i];
-    convs_.push_back(register_module("conv" + std::to_string(i), make_conv(in, out, k, stride, pad)));
+    convs_.push_back(
+        register_module("conv" + std::to_string(i), make_conv(in, out, k, stride, pad)));
     geometry_.push_back({stride, pad});
     if (!options_.spectral_norm) continue;
     // Drawn from the global generator, which make_model seeds for the weights too.
@@ -70,7 +72,8 @@ at::Tensor ConvNetEnergy::effective_weight(size_t i) const {
   const at::Tensor& w = convs_[i]->weight;
   if (!options_.spectral_norm) return w;
   // Clones: a later power iteration updates u, v in place while this graph may wait for backward.
-  const at::Tensor sigma = at::dot(u_[i].clone(), at::mv(w.reshape({w.size(0), -1}), v_[i].clone()));
+  const at::Tensor sigma =
+      at::dot(u_[i].clone(), at::mv(w.reshape({w.size(0), -1}), v_[i].clone()));
   return w / sigma;
 }
 

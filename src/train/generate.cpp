@@ -224,10 +224,14 @@ Json generate_images(const LoadedRun& run, const GenerateOptions& o) {
   io::write_png(
       io::compose({panels}, {}, fmt::format("{}: {} steps from {}", run_name(run), K, o.init)),
       o.out_dir + "/samples.png");
-  Json summary = {{"run", run.dir},         {"weights", run.weights},
-                  {"chains", N},            {"steps", K},
-                  {"init", o.init},         {"seed", o.seed},
-                  {"sample_shape", run.sample_shape}, {"sampler_order", names},
+  Json summary = {{"run", run.dir},
+                  {"weights", run.weights},
+                  {"chains", N},
+                  {"steps", K},
+                  {"init", o.init},
+                  {"seed", o.seed},
+                  {"sample_shape", run.sample_shape},
+                  {"sampler_order", names},
                   {"samplers", per_sampler}};
   if (run.images) summary["f_data"] = f_data;
   io::write_atomic(o.out_dir + "/summary.json", summary.dump(2) + "\n");

@@ -102,9 +102,9 @@ FeatureExtractorPtr load_feature_extractor(const std::string& spec, c10::Device 
 // same byte for byte.
 
 struct ClassifierTrainOptions {
-  int64_t epochs = 4;
+  int64_t epochs = 3;
   int64_t batch = 128;
-  double lr = 1e-3;
+  double lr = 2e-3;
   uint64_t seed = 0;
   int64_t limit = 0;  // use at most this many training images (0 = all)
   int threads = 0;    // intra-op threads (anila::set_threads); 0 = leave the current setting

@@ -69,7 +69,7 @@ class ConvNetEnergy : public EnergyModel {
 
  private:
   ConvNetOptions options_;
-  std::vector<torch::nn::Conv2d> convs_;  // conv0 .. conv4 (conv5 for S = 64)
+  std::vector<torch::nn::Conv2d> convs_;          // conv0 .. conv4 (conv5 for S = 64)
   std::vector<std::array<int64_t, 2>> geometry_;  // stride, padding of each conv
   std::vector<at::Tensor> u_, v_;                 // spectral norm: power-iteration vectors
   bool frozen_ = false;                           // set inside value_and_grad
