@@ -23,7 +23,7 @@ namespace {
 constexpr int64_t kKidSubsets = 50;
 constexpr int64_t kKidMaxSubset = 1000;
 // What training the classifier takes (measured, docs/metrics.md).
-constexpr char kFmnistTrainEstimate[] = "1 minute";
+constexpr char kFmnistTrainEstimate[] = "1 minute of CPU time";
 
 Json reference_section(const Json& data_section, int64_t max_reference) {
   Json ref = data_section;

@@ -102,7 +102,7 @@ FeatureExtractorPtr load_feature_extractor(const std::string& spec, c10::Device 
 // same byte for byte.
 
 struct ClassifierTrainOptions {
-  int64_t epochs = 3;
+  int64_t epochs = 4;
   int64_t batch = 128;
   double lr = 2e-3;
   uint64_t seed = 0;
