@@ -525,3 +525,35 @@ TEST(DistNccl, TwoRanksAverageOnTheirDevices) {
 }
 
 }  // namespace
+
+// The divergence guard with ranks: configs/rings.json under Langevin at s = 1 (the
+// blow-up of test_run_observers.cpp) stops or rolls back every rank together; the
+// in-loop evaluations keep best.pt through rank 0's broadcast decision.
+TEST_F(DistCli, DivergenceGuardRollsBackEveryRankTogether) {
+  Json c = load_json_file(std::string(ANILA_SOURCE_DIR) + "/configs/rings.json");
+  c["sampler"]["type"] = "langevin";
+  c["threads"] = 1;
+  c["samplers"]["langevin"]["step_size"] = 1.0;
+  c["train"]["mcmc_steps"] = 10;
+  c["train"]["optimizer"]["lr"] = 1e-3;
+  c["train"]["iterations"] = 700;
+  c["train"]["log_every"] = 50;
+  c["train"]["checkpoint_every"] = 100;
+  c["train"]["on_divergence"] = "rollback";
+  c["train"]["divergence"] = {{"lr_factor", 0.1}, {"max_rollbacks", 1}};
+  c["eval"] = {{"every", 100},  {"chains", 200},    {"samples", 200},
+               {"n_data", 500}, {"resolution", 32}, {"n_mmd", 100}};
+  const std::string cfg = path("guard.json"), out = path("guard");
+  std::ofstream(cfg) << c.dump();
+  Result r = run("train --quiet --nproc 2 --config " + cfg + " --out " + out);
+  ASSERT_TRUE(r.code == 0 || r.code == kExitDiverged) << r.output;
+  const Json summary = Json::parse(io::read_text(out + "/summary.json"));
+  ASSERT_TRUE(summary.contains("rollbacks")) << summary.dump();
+  EXPECT_EQ(summary["rollbacks"].size(), 1u);
+  EXPECT_EQ(summary["rollbacks"][0]["restored_iteration"].get<int64_t>() % 100, 0);
+  EXPECT_TRUE(fs::exists(out + "/checkpoints/best.pt"));
+  if (r.code == 0) {
+    EXPECT_TRUE(summary.contains("best_checkpoint")) << summary.dump();
+    EXPECT_NO_THROW(load_run(out + "/checkpoints/best.pt"));
+  }
+}

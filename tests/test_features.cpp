@@ -170,12 +170,18 @@ TEST(FeaturesLoad, MissingCorruptAndForeignFilesAreUserErrors) {
   EXPECT_NE(e.find("'resnet' version 1"), std::string::npos) << e;
   EXPECT_NE(e.find(other), std::string::npos) << e;
 
-  // "fmnist" without the default file (in a fresh working folder).
-  const fs::path cwd = fs::current_path();
-  fs::current_path(dir.str());
+  // "fmnist" without the cached file (ANILA_CACHE_DIR pointing at an empty folder).
+  const char* old_cache = std::getenv("ANILA_CACHE_DIR");
+  const std::string saved = old_cache ? old_cache : "";
+  ::setenv("ANILA_CACHE_DIR", (dir / "cache").c_str(), 1);
+  EXPECT_EQ(default_fmnist_features_path(), dir / "cache/fmnist-features-v2.pt");
   e = user_error_message([&] { load_feature_extractor("fmnist"); });
-  fs::current_path(cwd);
-  EXPECT_NE(e.find(kDefaultFmnistFeaturesPath), std::string::npos) << e;
+  if (old_cache) {
+    ::setenv("ANILA_CACHE_DIR", saved.c_str(), 1);
+  } else {
+    ::unsetenv("ANILA_CACHE_DIR");
+  }
+  EXPECT_NE(e.find(dir / "cache/fmnist-features-v2.pt"), std::string::npos) << e;
   EXPECT_NE(e.find("anila features train"), std::string::npos) << e;
 }
 

@@ -87,7 +87,8 @@ TEST(ConvNet, ToJsonWritesEveryOptionAndRoundTrips) {
                      {"channels", 1},
                      {"size", 28},
                      {"precision", "float32"},
-                     {"memory_format", "contiguous"}}));
+                     {"memory_format", "contiguous"},
+                     {"spectral_norm", false}}));
   // A run folder's config.json can be read back.
   EXPECT_EQ(make_model(j, {1, 28, 28})->to_json(), j);
 }

@@ -15,7 +15,8 @@ void add_eval(CLI::App& app) {
   auto checkpoint = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand(
       "eval", "FD/KID of a trained image model's samples against the test split (JSON)");
-  cmd->add_option("--checkpoint", *checkpoint, "A run folder or its checkpoints/last.pt")
+  cmd->add_option("--checkpoint", *checkpoint,
+                  "A run folder or its checkpoints/last.pt or checkpoints/best.pt")
       ->required();
   cmd->add_option("--n", o->n, "Generated images")->capture_default_str();
   cmd->add_option("--sampler", o->sampler, "Sampler type (default: the run's)");
@@ -29,6 +30,9 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Seed")->capture_default_str();
   cmd->add_option("--out", o->out_dir, "Output folder (default: RUN/eval-<sampler>)")
       ->check(non_empty());
+  cmd->add_option("--weights", o->weights,
+                  "ema or raw (default: the run's: ema when it keeps a moving average)")
+      ->check(CLI::IsMember({"ema", "raw"}));
   cmd->add_flag("--quiet", o->quiet, "No progress output");
   cmd->callback([o, checkpoint]() { evaluate_checkpoint(*checkpoint, *o); });
 }

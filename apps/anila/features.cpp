@@ -2,7 +2,7 @@
 // whose 128-D penultimate layer is the "fmnist" feature extractor for FD/KID
 // (anila/eval/features.h, docs/metrics.md).
 //
-//   anila features train [--out runs/features/fmnist.pt] [--epochs 4] [--seed 0]
+//   anila features train [--out FILE (default: the per-user cache)] [--epochs 4] [--seed 0]
 //                        [--threads 0] [--data /usr/share/datasets/fashion-mnist] [--quiet]
 //
 // Prints one line per epoch (loss, running accuracy) and the test accuracy on stderr, and
@@ -18,7 +18,7 @@ namespace anila::cli {
 namespace {
 struct FeaturesTrainArgs {
   eval::ClassifierTrainOptions options;
-  std::string out = eval::kDefaultFmnistFeaturesPath;
+  std::string out = eval::default_fmnist_features_path();
   bool quiet = false;
 };
 }  // namespace

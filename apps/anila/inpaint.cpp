@@ -26,7 +26,7 @@ namespace anila::cli {
 
 namespace {
 struct InpaintArgs {
-  std::string checkpoint, images, config, mask = "center", sampler, out;
+  std::string checkpoint, images, config, mask = "center", sampler, out, weights;
   int64_t steps = -1, n = 16;
   uint64_t seed = 123;
   bool force = false;
@@ -38,7 +38,8 @@ void add_inpaint(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "inpaint",
       "Fill in masked pixels of images with a trained image EBM (kept pixels untouched)");
-  cmd->add_option("--checkpoint", args->checkpoint, "A run folder or its checkpoints/last.pt")
+  cmd->add_option("--checkpoint", args->checkpoint,
+                  "A run folder or its checkpoints/last.pt or checkpoints/best.pt")
       ->required();
   cmd->add_option("--images", args->images, "A folder of images (PNG/JPEG/BMP)");
   cmd->add_option("--config", args->config, "A config file whose data section gives the images");
@@ -51,6 +52,9 @@ void add_inpaint(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", args->out, "Output folder (default: RUN/inpaint-<mask>)")
       ->check(non_empty());
+  cmd->add_option("--weights", args->weights,
+                  "ema or raw (default: the run's: ema when it keeps a moving average)")
+      ->check(CLI::IsMember({"ema", "raw"}));
   cmd->add_flag("--force", args->force, "Replace an existing output folder");
   cmd->callback([args]() {
     if (args->images.empty() == args->config.empty()) {
@@ -63,7 +67,7 @@ void add_inpaint(CLI::App& app) {
     if (!args->images.empty() && !std::filesystem::is_directory(args->images, ec)) {
       throw UserError("--images: " + args->images + " is not a folder (or does not exist)");
     }
-    LoadedRun run = load_run(args->checkpoint);
+    LoadedRun run = load_run(args->checkpoint, args->weights);
     if (run.sample_shape.size() != 3) {
       throw UserError("inpaint: " + args->checkpoint + " is not an image run");
     }

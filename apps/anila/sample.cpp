@@ -30,7 +30,12 @@ void add_sample(CLI::App& app) {
   cmd->add_option(
       "--target", r.target,
       "Analytic target: gaussian, gaussian-ill, gaussian-corr, mixture, funnel, banana");
-  cmd->add_option("--checkpoint", r.checkpoint, "A run folder or its checkpoints/last.pt");
+  cmd->add_option("--checkpoint", r.checkpoint,
+                  "A run folder or its checkpoints/last.pt or checkpoints/best.pt");
+  cmd->add_option(
+         "--weights", r.weights,
+         "Checkpoints: ema or raw (default: the run's: ema when it keeps a moving average)")
+      ->check(CLI::IsMember({"ema", "raw"}));
   CLI::Option* dim_opt =
       cmd->add_option("--dim", args->dim, "Target dimension (default: the target's)");
   CLI::Option* samplers_opt =

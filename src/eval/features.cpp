@@ -19,9 +19,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -35,7 +38,20 @@
 
 namespace anila::eval {
 
-const char* kDefaultFmnistFeaturesPath = "runs/features/fmnist.pt";
+std::string feature_cache_dir() {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "");
+  };
+  if (!env("ANILA_CACHE_DIR").empty()) return env("ANILA_CACHE_DIR");
+  if (!env("XDG_CACHE_HOME").empty()) return env("XDG_CACHE_HOME") + "/anila";
+  if (!env("HOME").empty()) return env("HOME") + "/.cache/anila";
+  return "runs/features";  // no home folder: the working folder, as before
+}
+
+std::string default_fmnist_features_path() {
+  return feature_cache_dir() + "/fmnist-features-v" + std::to_string(2) + ".pt";
+}
 
 namespace fs = std::filesystem;
 
@@ -72,7 +88,7 @@ constexpr char kMagic[] = "ANILA-FEATURES\n";
 constexpr size_t kMagicLen = sizeof(kMagic) - 1;
 constexpr char kZipMagic[] = "PK\x03\x04";
 constexpr char kArchitecture[] = "fmnist-cnn";
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;    // written; versions 1 and 2 are read
 constexpr int64_t kSide = 28;  // input H = W
 constexpr int64_t kFeatureDim = 128;
 constexpr int64_t kClasses = 10;
@@ -128,15 +144,16 @@ struct TensorSpec {
   std::vector<int64_t> shape;
 };
 
-// The parameters of architecture fmnist-cnn v1, in file order.
-const std::vector<TensorSpec>& classifier_specs() {
-  static const std::vector<TensorSpec> specs = {
-      {"conv1.weight", {32, 1, 3, 3}},           {"conv1.bias", {32}},
-      {"conv2.weight", {64, 32, 3, 3}},          {"conv2.bias", {64}},
-      {"fc1.weight", {kFeatureDim, 64 * 7 * 7}}, {"fc1.bias", {kFeatureDim}},
+// The parameters of architecture fmnist-cnn, in file order: version 1 has 32 and 64
+// conv channels, version 2 (a quarter of the arithmetic) 16 and 32.
+std::vector<TensorSpec> classifier_specs(int version = kVersion) {
+  const int64_t c1 = version == 1 ? 32 : 16, c2 = version == 1 ? 64 : 32;
+  return {
+      {"conv1.weight", {c1, 1, 3, 3}},           {"conv1.bias", {c1}},
+      {"conv2.weight", {c2, c1, 3, 3}},          {"conv2.bias", {c2}},
+      {"fc1.weight", {kFeatureDim, c2 * 7 * 7}}, {"fc1.bias", {kFeatureDim}},
       {"fc2.weight", {kClasses, kFeatureDim}},   {"fc2.bias", {kClasses}},
   };
-  return specs;
 }
 
 struct ClassifierNet {
@@ -206,12 +223,12 @@ ClassifierNet load_classifier(const std::string& file, Json* header) {
   try {
     const std::string arch = h.at("architecture").get<std::string>();
     const int version = h.at("version").get<int>();
-    if (arch != kArchitecture || version != kVersion) {
+    if (arch != kArchitecture || version < 1 || version > kVersion) {
       throw UserError("feature extractor " + file + " holds architecture '" + arch + "' version " +
                       std::to_string(version) + "; this anila reads '" + kArchitecture +
-                      "' version " + std::to_string(kVersion));
+                      "' versions 1 to " + std::to_string(kVersion));
     }
-    const auto& specs = classifier_specs();
+    const auto specs = classifier_specs(version);
     const Json& tensors = h.at("tensors");
     if (!tensors.is_array() || tensors.size() != specs.size()) throw corrupt("wrong tensor list");
     for (size_t i = 0; i < specs.size(); ++i) {
@@ -393,6 +410,50 @@ double accuracy(const ClassifierNet& net, const data::ImageDataset& d) {
   return double(correct) / double(n);
 }
 
+// One pass over `train` in shuffled batches; returns {mean loss, running accuracy}.
+// The learning rate decays along a half cosine from lr (first step) towards 0 (after
+// the last step of the last epoch).
+std::pair<double, double> train_epoch(ClassifierNet& net, torch::optim::Adam& adam,
+                                      const data::ImageDataset& train,
+                                      const ClassifierTrainOptions& options, int64_t epoch,
+                                      at::Generator& gen, bool quiet) {
+  const int64_t n = train.images.size(0);
+  const int64_t batches = (n + options.batch - 1) / options.batch;
+  const int64_t total_steps = options.epochs * batches;
+  io::Progress progress(
+      batches, "features epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs), 0,
+      stderr, -1, quiet);
+  const at::Tensor perm = at::randperm(n, gen);
+  double loss_sum = 0.0;
+  int64_t correct = 0, seen = 0;
+  for (int64_t b = 0; b < batches; ++b) {
+    const at::Tensor idx = perm.slice(0, b * options.batch, std::min(n, (b + 1) * options.batch));
+    const at::Tensor x = train.images.index_select(0, idx);
+    const at::Tensor y = train.labels.index_select(0, idx);
+    const at::Tensor logits = net.logits(x);
+    const at::Tensor loss = at::cross_entropy_loss(logits, y);
+    const double progress_frac = double((epoch - 1) * batches + b) / double(total_steps);
+    static_cast<torch::optim::AdamOptions&>(adam.param_groups()[0].options())
+        .lr(options.lr * 0.5 * (1.0 + std::cos(M_PI * progress_frac)));
+    adam.zero_grad();
+    loss.backward();
+    adam.step();
+    const int64_t m = idx.size(0);
+    loss_sum += loss.item<double>() * double(m);
+    correct += logits.detach().argmax(1).eq(y).sum().item<int64_t>();
+    seen += m;
+    progress.update(
+        b + 1, {{"loss", loss_sum / double(seen)}, {"accuracy", double(correct) / double(seen)}});
+  }
+  progress.finish();
+  const double epoch_loss = loss_sum / double(seen);
+  if (!std::isfinite(epoch_loss)) {
+    throw DivergedError("features train: the loss is not finite in epoch " +
+                        std::to_string(epoch) + " (try a smaller --lr)");
+  }
+  return {epoch_loss, double(correct) / double(seen)};
+}
+
 }  // namespace
 
 // ---- public functions --------------------------------------------------------------
@@ -441,7 +502,7 @@ at::Tensor adapt_torchscript_input(const at::Tensor& images, const TorchScriptIn
 FeatureExtractorPtr load_feature_extractor(const std::string& spec, c10::Device device,
                                            const TorchScriptInput& input) {
   const bool builtin = spec == "fmnist";
-  const std::string file = builtin ? kDefaultFmnistFeaturesPath : spec;
+  const std::string file = builtin ? default_fmnist_features_path() : spec;
   std::error_code ec;
   if (!fs::exists(file, ec)) {
     if (builtin) {
@@ -488,43 +549,9 @@ Json train_fmnist_classifier(const ClassifierTrainOptions& options, const std::s
   torch::optim::Adam adam(net.params, torch::optim::AdamOptions(options.lr));
 
   const int64_t n = train.images.size(0);
-  const int64_t batches = (n + options.batch - 1) / options.batch;
-  const int64_t total_steps = options.epochs * batches;
   double epoch_loss = 0.0, epoch_acc = 0.0;
   for (int64_t epoch = 1; epoch <= options.epochs; ++epoch) {
-    io::Progress progress(
-        batches, "features epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs),
-        0, stderr, -1, quiet);
-    const at::Tensor perm = at::randperm(n, gen);
-    double loss_sum = 0.0;
-    int64_t correct = 0, seen = 0;
-    for (int64_t b = 0; b < batches; ++b) {
-      const at::Tensor idx = perm.slice(0, b * options.batch, std::min(n, (b + 1) * options.batch));
-      const at::Tensor x = train.images.index_select(0, idx);
-      const at::Tensor y = train.labels.index_select(0, idx);
-      const at::Tensor logits = net.logits(x);
-      const at::Tensor loss = at::cross_entropy_loss(logits, y);
-      // Half-cosine decay from lr (first step) towards 0 (after the last step).
-      const double progress_frac = double((epoch - 1) * batches + b) / double(total_steps);
-      static_cast<torch::optim::AdamOptions&>(adam.param_groups()[0].options())
-          .lr(options.lr * 0.5 * (1.0 + std::cos(M_PI * progress_frac)));
-      adam.zero_grad();
-      loss.backward();
-      adam.step();
-      const int64_t m = idx.size(0);
-      loss_sum += loss.item<double>() * double(m);
-      correct += logits.detach().argmax(1).eq(y).sum().item<int64_t>();
-      seen += m;
-      progress.update(
-          b + 1, {{"loss", loss_sum / double(seen)}, {"accuracy", double(correct) / double(seen)}});
-    }
-    progress.finish();
-    epoch_loss = loss_sum / double(seen);
-    epoch_acc = double(correct) / double(seen);
-    if (!std::isfinite(epoch_loss)) {
-      throw DivergedError("features train: the loss is not finite in epoch " +
-                          std::to_string(epoch) + " (try a smaller --lr)");
-    }
+    std::tie(epoch_loss, epoch_acc) = train_epoch(net, adam, train, options, epoch, gen, quiet);
   }
   const double test_acc = accuracy(net, test);
   Json header = {{"seed", options.seed},        {"epochs", options.epochs},

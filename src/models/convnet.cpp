@@ -13,6 +13,12 @@ namespace anila {
 namespace {
 
 constexpr int64_t kPad28 = 2;  // 28 + 2·2 = 32
+constexpr int kInitPowerIterations = 15;
+constexpr double kNormEps = 1e-12;
+
+at::Tensor normalized(const at::Tensor& x) {
+  return x / x.norm().clamp_min(kNormEps);
+}
 
 torch::nn::Conv2d make_conv(int64_t in, int64_t out, int64_t kernel, int64_t stride,
                             int64_t padding) {
@@ -34,18 +40,53 @@ ConvNetEnergy::ConvNetEnergy(ConvNetOptions options) : options_(options) {
   TORCH_CHECK(c >= 1, "ConvNetEnergy: channels must be >= 1, got ", c);
   TORCH_CHECK(std::find(sizes.begin(), sizes.end(), options_.size) != sizes.end(),
               "ConvNetEnergy: size must be 28, 32 or 64, got ", options_.size);
-  std::vector<torch::nn::Conv2d> convs = {
-      make_conv(c, n_f, /*kernel=*/3, /*stride=*/1, /*padding=*/1),
-      make_conv(n_f, 2 * n_f, /*kernel=*/4, /*stride=*/2, /*padding=*/1),
-      make_conv(2 * n_f, 4 * n_f, /*kernel=*/4, /*stride=*/2, /*padding=*/1),
-      make_conv(4 * n_f, 8 * n_f, /*kernel=*/4, /*stride=*/2, /*padding=*/1),
-  };
-  if (options_.size == 64) {
-    convs.push_back(make_conv(8 * n_f, 8 * n_f, /*kernel=*/4, /*stride=*/2, /*padding=*/1));
+  // {in, out, kernel, stride, padding} of each conv.
+  std::vector<std::array<int64_t, 5>> layers = {{c, n_f, 3, 1, 1},
+                                                {n_f, 2 * n_f, 4, 2, 1},
+                                                {2 * n_f, 4 * n_f, 4, 2, 1},
+                                                {4 * n_f, 8 * n_f, 4, 2, 1}};
+  if (options_.size == 64) layers.push_back({8 * n_f, 8 * n_f, 4, 2, 1});
+  layers.push_back({8 * n_f, 1, 4, 1, 0});
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const auto& [in, out, k, stride, pad] = layers[i];
+    convs_.push_back(
+        register_module("conv" + std::to_string(i), make_conv(in, out, k, stride, pad)));
+    geometry_.push_back({stride, pad});
+    if (!options_.spectral_norm) continue;
+    // Drawn from the global generator, which make_model seeds for the weights too.
+    u_.push_back(register_buffer("u" + std::to_string(i), normalized(at::randn({out}))));
+    v_.push_back(register_buffer("v" + std::to_string(i), normalized(at::randn({in * k * k}))));
+    for (int it = 0; it < kInitPowerIterations; ++it) power_iteration(i);
   }
-  convs.push_back(make_conv(8 * n_f, 1, /*kernel=*/4, /*stride=*/1, /*padding=*/0));
-  for (size_t i = 0; i < convs.size(); ++i) {
-    convs_.push_back(register_module("conv" + std::to_string(i), convs[i]));
+}
+
+void ConvNetEnergy::power_iteration(size_t i) {
+  at::NoGradGuard no_grad;
+  const at::Tensor& w = convs_[i]->weight;
+  const at::Tensor m = w.reshape({w.size(0), -1});
+  v_[i].copy_(normalized(at::mv(m.t(), u_[i])));
+  u_[i].copy_(normalized(at::mv(m, v_[i])));
+}
+
+at::Tensor ConvNetEnergy::effective_weight(size_t i) const {
+  const at::Tensor& w = convs_[i]->weight;
+  if (!options_.spectral_norm) return w;
+  // Clones: a later power iteration updates u, v in place while this graph may wait for backward.
+  const at::Tensor sigma =
+      at::dot(u_[i].clone(), at::mv(w.reshape({w.size(0), -1}), v_[i].clone()));
+  return w / sigma;
+}
+
+LogDensityValue ConvNetEnergy::value_and_grad(const at::Tensor& z) {
+  const bool was = frozen_;
+  frozen_ = true;
+  try {
+    LogDensityValue v = EnergyModel::value_and_grad(z);
+    frozen_ = was;
+    return v;
+  } catch (...) {
+    frozen_ = was;
+    throw;
   }
 }
 
@@ -56,10 +97,18 @@ at::Tensor ConvNetEnergy::forward(const at::Tensor& x) {
               options_.size, "], got ", x.sizes());
   at::Tensor h = x;
   if (options_.size == 28) h = at::constant_pad_nd(h, {kPad28, kPad28, kPad28, kPad28}, 0.0);
+  const bool sn = options_.spectral_norm;
+  const bool update = sn && is_training() && at::GradMode::is_enabled() && !frozen_;
+  auto conv = [&](size_t i, const at::Tensor& in) {
+    if (!sn) return convs_[i]->forward(in);
+    if (update) power_iteration(i);
+    const auto& [stride, pad] = geometry_[i];
+    return at::conv2d(in, effective_weight(i), convs_[i]->bias, {stride, stride}, {pad, pad});
+  };
   for (size_t i = 0; i + 1 < convs_.size(); ++i) {
-    h = at::leaky_relu(convs_[i]->forward(h), options_.negative_slope);
+    h = at::leaky_relu(conv(i, h), options_.negative_slope);
   }
-  return convs_.back()->forward(h).reshape({x.size(0)});
+  return conv(convs_.size() - 1, h).reshape({x.size(0)});
 }
 
 double ConvNetEnergy::forward_flops() const {
@@ -81,7 +130,8 @@ Json ConvNetEnergy::to_json() const {
                        {"n_f", options_.n_f},
                        {"negative_slope", options_.negative_slope},
                        {"channels", options_.channels},
-                       {"size", options_.size}});
+                       {"size", options_.size},
+                       {"spectral_norm", options_.spectral_norm}});
 }
 
 }  // namespace anila

@@ -250,6 +250,7 @@ EnergyModelPtr make_model(const Json& section, const std::vector<int64_t>& sampl
     ConvNetOptions o;
     o.n_f = r.integer("n_f", o.n_f, Range::at_least(1));
     o.negative_slope = r.number("negative_slope", o.negative_slope, Range::non_negative());
+    o.spectral_norm = r.boolean("spectral_norm", o.spectral_norm);
     auto [c, s] = read_image_shape(r, type, sample_shape, "28, 32 or 64", convnet_size_ok);
     const ComputeOptions compute = read_compute(r);
     r.finish();

@@ -23,7 +23,7 @@ Json evaluate_checkpoint(const std::string& checkpoint, const ImageEvalOptions& 
   if (o.n < 4) throw UserError("eval: --n must be at least 4, got " + std::to_string(o.n));
   if (o.batch < 1) throw UserError("eval: batch must be at least 1");
   const auto t0 = std::chrono::steady_clock::now();
-  LoadedRun run = load_run(checkpoint);
+  LoadedRun run = load_run(checkpoint, o.weights);
   if (!run.images) {
     throw UserError("eval: " + run.dir +
                     " is a 2D run; its model and sample metrics (kl, tv, sample_tv) are in "
@@ -64,6 +64,7 @@ Json evaluate_checkpoint(const std::string& checkpoint, const ImageEvalOptions& 
   result["sampler"] = sampler_options.to_json();
   result["steps"] = steps;
   result["checkpoint"] = checkpoint;
+  result["weights"] = run.weights;
   result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   const std::string out = o.out_dir.empty() ? run.dir + "/eval-" + name : o.out_dir;

@@ -32,6 +32,7 @@
 #include "anila/train/setup.h"
 #include "anila/train/trainer.h"
 #include "train/image_metrics.h"
+#include "train/run_loop.h"
 
 namespace fs = std::filesystem;
 
@@ -324,8 +325,21 @@ class StartAgreement {
   bool done_ = false;
 };
 
+// The evaluation metric a run keeps its best checkpoint by ("" when it has none):
+// the model KL in 2D, the FD of image runs with eval.features.
+std::string best_metric_name(const RunSetup& s) {
+  if (!s.images) return "kl";
+  return s.eval.features.empty() ? "" : "fd_" + feature_tag(s.eval.features);
+}
+
+// A fresh run with train.on_divergence = rollback writes a checkpoint before the
+// first iteration, so there is always one to go back to (a collective with ranks).
+bool needs_start_checkpoint(const RunSetup& s, bool resume) {
+  return !resume && s.train.divergence.on_divergence == "rollback";
+}
+
 // Ranks other than 0: the same trainer, steps and checkpoints as rank 0's loop
-// in run_in_folder (collectives in the same order), without the run folder.
+// (collectives in the same order), without the run folder.
 Json run_rank(const RunSetup& s, const Json& resolved, const RunOptions& options, bool resume) {
   const std::string ckpt = options.out_dir + "/checkpoints/last.pt";
   std::unique_ptr<Trainer> trainer;
@@ -341,12 +355,18 @@ Json run_rank(const RunSetup& s, const Json& resolved, const RunOptions& options
   // When a lower rank failed too (the same checkpoint, say), it reports; this one
   // stops with PeerStopped instead of printing the same line again.
   if (!options.comm->agree(status, "while starting the run")) std::rethrow_exception(error);
+  RunLoop loop(s.train.iterations, s.train.log_every, s.eval.every);
+  auto checkpoints = std::make_unique<Checkpointer>(ckpt, s.train.checkpoint_every, 0);
+  DivergenceRecovery recovery(s.train.divergence, *checkpoints, /*quiet=*/true);
+  if (needs_start_checkpoint(s, resume)) checkpoints->save(*trainer);
+  const std::string metric = best_metric_name(s);
+  if (!metric.empty()) {
+    loop.add(std::make_unique<BestCheckpoint>(options.out_dir, metric, options.comm));
+  }
+  loop.add(std::move(checkpoints));
+  loop.set_recovery(&recovery);
   try {
-    while (trainer->iteration() < s.train.iterations) {
-      const int64_t it = trainer->iteration() + 1;
-      trainer->step(/*collect_sampler_stats=*/false);
-      if (it % s.train.checkpoint_every == 0) trainer->save_checkpoint(ckpt);
-    }
+    loop.run(*trainer);
   } catch (const DivergedError& e) {
     // Every rank saw the same flags; rank 0 reports it and writes summary.json.
     const bool quiet = options.comm->options().launched;
@@ -358,189 +378,319 @@ Json run_rank(const RunSetup& s, const Json& resolved, const RunOptions& options
   return {{"status", "completed"}, {"rank", options.comm->rank()}};
 }
 
-Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume) {
-  RunSetup s = build_setup(resolved);
-  if (options.comm) {
-    s.device = dist::rank_device(s.device, options.comm->options());
-    if (options.comm->rank() != 0) return run_rank(s, resolved, options, resume);
-  }
-  StartAgreement start_agreement(options.comm, "while starting the run");
-  const std::string dir = options.out_dir;
-  const std::string ckpt_dir = dir + "/checkpoints";
-  const std::string ckpt = ckpt_dir + "/last.pt";
-  io::make_dirs(ckpt_dir);
-  if (!resume) io::write_atomic(dir + "/config.json", s.config.dump(2) + "\n");
+// ---- rank 0's observers ----
 
-  std::unique_ptr<Trainer> trainer_ptr = make_trainer(s, resolved, options.comm);
-  Trainer& trainer = *trainer_ptr;
-  const SamplerPtr& sampler = trainer.sampler();
-  if (resume) trainer.load_checkpoint(ckpt);
-  if (resume && !options.comm && trainer.checkpoint_world_size() != 1) {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The row's training columns (loss, energies, sampler stats, timing).
+class MetricsRow : public RunObserver {
+ public:
+  MetricsRow(int64_t start, std::chrono::steady_clock::time_point t0) : start_(start), t0_(t0) {}
+  void after_step(Trainer&, StepEvent& e) override {
+    if (!e.log_now && !e.eval_now) return;
+    const IterationStats& st = *e.stats;
+    const double elapsed = seconds_since(t0_);
+    e.row = {{"iteration", e.iteration},
+             {"loss", st.loss},
+             {"f_data", st.f_data},
+             {"f_samples", st.f_samples},
+             {"energy_gap", st.f_data - st.f_samples},
+             {"grad_norm", st.grad_norm},
+             {"lr", st.lr},
+             {"elapsed_s", elapsed},
+             {"it_per_s", (e.iteration - start_) / std::max(elapsed, 1e-9)}};
+    for (auto& [k, v] : st.sampler.items()) e.row[k == "f" ? "f_chain" : k] = v;
+  }
+  void rolled_back(int64_t iteration) override { start_ = std::min(start_, iteration); }
+
+ private:
+  int64_t start_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+const std::vector<std::string> k2DEvalColumns = {
+    "kl", "tv", "nll", "sample_tv", "sample_tv_model", "sample_mmd"};
+
+// 2D runs: model and sample metrics every eval.every iterations.
+class Evaluation2D : public RunObserver {
+ public:
+  explicit Evaluation2D(const RunSetup& s) : s_(s) {}
+  void after_step(Trainer& trainer, StepEvent& e) override {
+    if (!e.eval_now) return;
+    EvaluationWeights weights(trainer);
+    const eval::Report2D r = evaluate(trainer, s_, s_.eval.chains, nullptr);
+    const Json rj = r.to_json();
+    for (const auto& k : k2DEvalColumns) e.row[k] = rj[k];
+    e.metric = r.kl;
+  }
+
+ private:
+  const RunSetup& s_;
+};
+
+// The run folder's metric rows (metrics.csv/jsonl) and, with --tensorboard, the
+// same values as scalars and the sample grids as images.
+class MetricsWriter : public RunObserver {
+ public:
+  MetricsWriter(std::string dir, std::vector<std::string> columns, bool resume, int64_t start,
+                bool tensorboard)
+      : dir_(std::move(dir)), columns_(std::move(columns)) {
+    log_ = std::make_unique<io::MetricsLog>(dir_, columns_, resume, start);
+    if (tensorboard) tb_ = std::make_unique<io::TensorBoardWriter>(dir_);
+  }
+  void after_step(Trainer&, StepEvent& e) override {
+    if (!e.row.is_null()) append(e.row);
+  }
+  // Rows after the checkpoint a rollback went back to are written again.
+  void rolled_back(int64_t iteration) override {
+    log_ = std::make_unique<io::MetricsLog>(dir_, columns_, /*resume=*/true, iteration);
+  }
+  void append(const Json& row) {
+    log_->append(row);
+    if (!tb_) return;
+    const int64_t step = row["iteration"].get<int64_t>();
+    for (const auto& [k, v] : row.items()) {
+      if (k != "iteration" && v.is_number()) tb_->add_scalar(k, v.get<double>(), step);
+    }
+  }
+  io::TensorBoardWriter* tensorboard() { return tb_.get(); }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> columns_;
+  std::unique_ptr<io::MetricsLog> log_;
+  std::unique_ptr<io::TensorBoardWriter> tb_;
+};
+
+// Image runs: sample grids every eval.every iterations, and FD/KID with eval.features.
+class ImageEvaluation : public RunObserver {
+ public:
+  ImageEvaluation(const RunSetup& s, std::string dir, const ImageMetrics* metrics,
+                  MetricsWriter& writer)
+      : s_(s), dir_(std::move(dir)), metrics_(metrics), writer_(writer) {}
+  void after_step(Trainer& trainer, StepEvent& e) override {
+    if (!e.eval_now) return;
+    EvaluationWeights weights(trainer);
+    io::Image grid = write_image_grids(trainer, s_, dir_, e.iteration);
+    if (writer_.tensorboard()) writer_.tensorboard()->add_image("samples", grid, e.iteration);
+    if (!metrics_) return;
+    Json q = image_quality(trainer, s_, *metrics_);
+    for (const auto& c : metrics_->columns()) e.row[c] = q[c];
+    e.metric = q["fd_" + metrics_->tag()].get<double>();
+  }
+
+ private:
+  const RunSetup& s_;
+  std::string dir_;
+  const ImageMetrics* metrics_;
+  MetricsWriter& writer_;
+};
+
+// The progress bar or lines: loss and the latest evaluation metric.
+class ProgressReporter : public RunObserver {
+ public:
+  ProgressReporter(const RunSetup& s, const RunOptions& options, const std::string& dir,
+                   int64_t start, const ImageMetrics* metrics)
+      : progress_(s.train.iterations,
+                  options.label.empty() ? fs::path(dir).filename().string() : options.label, start,
+                  stderr, options.interactive, options.quiet),
+        metric_(metrics ? "fd_" + metrics->tag() : (s.images ? "" : "kl")) {}
+  void after_step(Trainer&, StepEvent& e) override {
+    loss_ = e.stats->loss;
+    if (std::isfinite(e.metric)) latest_ = e.metric;
+    if (metric_.empty()) {
+      progress_.update(e.iteration, {{"loss", loss_}, {"gap", -loss_}});
+    } else {
+      progress_.update(e.iteration, {{"loss", loss_}, {metric_, latest_}});
+    }
+  }
+  void finish() { progress_.finish(); }
+
+ private:
+  io::Progress progress_;
+  std::string metric_;
+  double loss_ = std::nan(""), latest_ = std::nan("");
+};
+
+// ---- rank 0: the run folder ----
+
+// The columns of metrics.csv: training, 2D evaluation and the image metrics'.
+std::vector<std::string> metric_columns(const ImageMetrics* metrics) {
+  std::vector<std::string> columns = kMetricColumns;
+  if (metrics) {
+    for (const auto& c : metrics->columns()) columns.push_back(c);
+  }
+  return columns;
+}
+
+// summary.json of a run resumed after it finished, or null when it did not.
+Json finished_summary(const std::string& dir, const RunOptions& options, int64_t iterations) {
+  const Json done = fs::exists(dir + "/summary.json")
+                        ? try_parse_json(io::read_text(dir + "/summary.json"))
+                        : Json();
+  if (!done.is_object() || done.value("status", "") != "completed") return Json();
+  if (!options.quiet) {
+    std::cerr << fmt::format("{}: already complete ({} iterations); nothing to do\n", dir,
+                             iterations);
+  }
+  return done;
+}
+
+class LeadRun {
+ public:
+  LeadRun(const RunSetup& s, const RunOptions& options, bool resume)
+      : s_(s),
+        options_(options),
+        resume_(resume),
+        dir_(options.out_dir),
+        ckpt_(dir_ + "/checkpoints/last.pt"),
+        loop_(s.train.iterations, s.train.log_every, s.eval.every) {}
+
+  // Builds the trainer; returns summary.json's content when the run is already done.
+  Json start(const Json& resolved);
+  // Observers and metrics (after start; may train the feature classifier).
+  void prepare();
+  Json train();
+
+ private:
+  void add_observers();
+  void train_loop();
+  Json finish_2d();
+  Json finish_image();
+  void print_image_summary(const Json& summary) const;
+  Json write_summary(Json summary);
+  std::string checkpoint_note(const char* what) const;
+
+  const RunSetup& s_;
+  const RunOptions& options_;
+  bool resume_;
+  std::string dir_, ckpt_;
+  std::unique_ptr<Trainer> trainer_;
+  std::unique_ptr<ImageMetrics> metrics_;
+  int64_t start_ = 0;
+  std::chrono::steady_clock::time_point t0_;
+  RunLoop loop_;
+  Checkpointer* checkpoints_ = nullptr;
+  MetricsWriter* writer_ = nullptr;
+  ProgressReporter* progress_ = nullptr;
+  BestCheckpoint* best_ = nullptr;
+  std::unique_ptr<DivergenceRecovery> recovery_;
+};
+
+Json LeadRun::start(const Json& resolved) {
+  io::make_dirs(dir_ + "/checkpoints");
+  if (!resume_) io::write_atomic(dir_ + "/config.json", s_.config.dump(2) + "\n");
+  trainer_ = make_trainer(s_, resolved, options_.comm);
+  if (resume_) trainer_->load_checkpoint(ckpt_);
+  if (resume_ && !options_.comm && trainer_->checkpoint_world_size() != 1) {
     throw UserError(
         fmt::format("cannot resume {}: its checkpoint was written by {} ranks; resume "
                     "it with --nproc {}",
-                    dir, trainer.checkpoint_world_size(), trainer.checkpoint_world_size()));
+                    dir_, trainer_->checkpoint_world_size(), trainer_->checkpoint_world_size()));
   }
-  const int64_t start = trainer.iteration();
-  if (resume && start >= s.train.iterations) {
-    // A finished run: its rows and summary stay as they are.
-    const Json done = fs::exists(dir + "/summary.json")
-                          ? try_parse_json(io::read_text(dir + "/summary.json"))
-                          : Json();
-    if (done.is_object() && done.value("status", "") == "completed") {
-      if (!options.quiet) {
-        std::cerr << fmt::format("{}: already complete ({} iterations); nothing to do\n", dir,
-                                 start);
-      }
-      return done;
-    }
-  }
-  if (s.images && !options.quiet) {
-    for (const std::string& w : s.images->warnings) std::cerr << "anila: warning: " << w << "\n";
-  }
-  std::unique_ptr<ImageMetrics> metrics;
-  std::vector<std::string> columns = kMetricColumns;
-  if (s.images && !s.eval.features.empty()) {
-    metrics = std::make_unique<ImageMetrics>(s.eval.features, s.config["data"], s.device,
-                                             s.eval.fd_reference, options.quiet);
-    for (const auto& c : metrics->columns()) columns.push_back(c);
-  }
-  io::MetricsLog log(dir, columns, resume, start);
-  std::unique_ptr<io::TensorBoardWriter> tb;
-  if (options.tensorboard) tb = std::make_unique<io::TensorBoardWriter>(dir);
-  auto append = [&](const Json& row) {
-    log.append(row);
-    if (!tb) return;
-    const int64_t step = row["iteration"].get<int64_t>();
-    for (const auto& [k, v] : row.items()) {
-      if (k != "iteration" && v.is_number()) tb->add_scalar(k, v.get<double>(), step);
-    }
-  };
-  std::vector<std::string> eval_keys = {"kl", "sample_tv"};
-  if (s.images)
-    eval_keys =
-        metrics ? std::vector<std::string>{metrics->columns()[0]} : std::vector<std::string>{};
+  start_ = trainer_->iteration();
+  // A finished run: its rows and summary stay as they are.
+  if (resume_ && start_ >= s_.train.iterations) return finished_summary(dir_, options_, start_);
+  return Json();
+}
 
-  io::Progress progress(s.train.iterations,
-                        options.label.empty() ? fs::path(dir).filename().string() : options.label,
-                        start, stderr, options.interactive, options.quiet);
-  eval::Grid2D grid;
-  if (s.data) grid = make_grid(s);
-  double latest_kl = std::nan(""), latest_loss = std::nan(""), latest_fd = std::nan("");
-  auto t0 = std::chrono::steady_clock::now();
-  int64_t last_good = start;
-  start_agreement.ready();
+void LeadRun::prepare() {
+  if (s_.images && !options_.quiet) {
+    for (const std::string& w : s_.images->warnings) std::cerr << "anila: warning: " << w << "\n";
+  }
+  if (s_.images && !s_.eval.features.empty()) {
+    metrics_ = std::make_unique<ImageMetrics>(s_.eval.features, s_.config["data"], s_.device,
+                                              s_.eval.fd_reference, options_.quiet);
+  }
+  add_observers();
+}
+
+void LeadRun::add_observers() {
+  auto writer = std::make_unique<MetricsWriter>(dir_, metric_columns(metrics_.get()), resume_,
+                                                start_, options_.tensorboard);
+  auto checkpoints = std::make_unique<Checkpointer>(ckpt_, s_.train.checkpoint_every, start_);
+  auto progress = std::make_unique<ProgressReporter>(s_, options_, dir_, start_, metrics_.get());
+  writer_ = writer.get();
+  checkpoints_ = checkpoints.get();
+  progress_ = progress.get();
+  t0_ = std::chrono::steady_clock::now();
+  loop_.add(std::make_unique<MetricsRow>(start_, t0_));
+  if (s_.images) {
+    loop_.add(std::make_unique<ImageEvaluation>(s_, dir_, metrics_.get(), *writer_));
+  } else {
+    loop_.add(std::make_unique<Evaluation2D>(s_));
+  }
+  const std::string metric = best_metric_name(s_);
+  if (!metric.empty()) {
+    auto best = std::make_unique<BestCheckpoint>(dir_, metric, options_.comm);
+    best_ = best.get();
+    loop_.add(std::move(best));
+  }
+  loop_.add(std::move(writer));
+  loop_.add(std::move(checkpoints));
+  loop_.add(std::move(progress));
+  recovery_ =
+      std::make_unique<DivergenceRecovery>(s_.train.divergence, *checkpoints_, options_.quiet);
+  loop_.set_recovery(recovery_.get());
+}
+
+std::string LeadRun::checkpoint_note(const char* what) const {
+  const bool any = checkpoints_->last_good() > 0 || resume_ || needs_start_checkpoint(s_, resume_);
+  return any ? fmt::format("{} checkpoint: iteration {} in {}", what, checkpoints_->last_good(),
+                           ckpt_)
+             : "no checkpoint was written before it";
+}
+
+void LeadRun::train_loop() {
+  if (needs_start_checkpoint(s_, resume_)) checkpoints_->save(*trainer_);
   try {
-    while (trainer.iteration() < s.train.iterations) {
-      const int64_t it = trainer.iteration() + 1;
-      const bool log_now = it % s.train.log_every == 0 || it == s.train.iterations || it == 1;
-      IterationStats st = trainer.step(log_now);
-      latest_loss = st.loss;
-      const bool eval_now = s.eval.every > 0 && it % s.eval.every == 0 && it != s.train.iterations;
-      if (log_now || eval_now) {
-        double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        Json row = {{"iteration", it},
-                    {"loss", st.loss},
-                    {"f_data", st.f_data},
-                    {"f_samples", st.f_samples},
-                    {"energy_gap", st.f_data - st.f_samples},
-                    {"grad_norm", st.grad_norm},
-                    {"lr", st.lr},
-                    {"elapsed_s", elapsed},
-                    {"it_per_s", (it - start) / std::max(elapsed, 1e-9)}};
-        for (auto& [k, v] : st.sampler.items()) row[k == "f" ? "f_chain" : k] = v;
-        if (eval_now && s.images) {
-          io::Image grid = write_image_grids(trainer, s, dir, it);
-          if (tb) tb->add_image("samples", grid, it);
-          if (metrics) {
-            Json q = image_quality(trainer, s, *metrics);
-            for (const auto& c : metrics->columns()) row[c] = q[c];
-            latest_fd = q["fd_" + metrics->tag()].get<double>();
-          }
-        } else if (eval_now) {
-          eval::Report2D r = evaluate(trainer, s, s.eval.chains, nullptr);
-          Json rj = r.to_json();
-          for (const char* k : {"kl", "tv", "nll", "sample_tv", "sample_tv_model", "sample_mmd"}) {
-            row[k] = rj[k];
-          }
-          latest_kl = r.kl;
-        }
-        append(row);
-      }
-      if (it % s.train.checkpoint_every == 0) {
-        trainer.save_checkpoint(ckpt);
-        last_good = it;
-      }
-      if (s.images) {
-        if (metrics) {
-          progress.update(it, {{"loss", latest_loss}, {"fd_" + metrics->tag(), latest_fd}});
-        } else {
-          progress.update(it, {{"loss", latest_loss}, {"gap", -latest_loss}});
-        }
-      } else {
-        progress.update(it, {{"loss", latest_loss}, {"kl", latest_kl}});
-      }
-    }
+    loop_.run(*trainer_);
   } catch (const DivergedError& e) {
-    progress.finish();
-    std::string where =
-        last_good > 0 || resume
-            ? fmt::format("last good checkpoint: iteration {} in {}", last_good, ckpt)
-            : "no checkpoint was written before it";
+    progress_->finish();
     Json summary = {{"status", "diverged"},
-                    {"iteration", trainer.iteration() + 1},
+                    {"iteration", trainer_->iteration() + 1},
                     {"message", e.what()},
-                    {"last_checkpoint_iteration", last_good}};
-    io::write_atomic(dir + "/summary.json", summary.dump(2) + "\n");
-    throw DivergedError(std::string(e.what()) + "; " + where);
+                    {"last_checkpoint_iteration", checkpoints_->last_good()}};
+    if (!recovery_->rollbacks().empty()) summary["rollbacks"] = recovery_->rollbacks();
+    io::write_atomic(dir_ + "/summary.json", summary.dump(2) + "\n");
+    throw DivergedError(std::string(e.what()) + "; " + checkpoint_note("last good"));
   } catch (const dist::RankLostError& e) {
-    progress.finish();
-    throw dist::RankLostError(
-        std::string(e.what()) + "; " +
-        (last_good > 0 || resume
-             ? fmt::format("last complete checkpoint: iteration {} in {}", last_good, ckpt)
-             : "no checkpoint was written before it"));
+    progress_->finish();
+    throw dist::RankLostError(std::string(e.what()) + "; " + checkpoint_note("last complete"));
   }
-  progress.finish();
-  trainer.save_checkpoint(ckpt);
-  if (s.images) {
-    Json summary = finish_images(trainer, s, dir);
-    if (tb) tb->add_image("samples", io::read_png(dir + "/samples.png"), trainer.iteration());
-    if (metrics) {
-      Json q = image_quality(trainer, s, *metrics);
-      Json row = {{"iteration", trainer.iteration()}};
-      for (const auto& c : metrics->columns()) row[c] = summary[c] = q[c];
-      summary["features"] = q["features"];
-      summary["n_generated"] = s.eval.fd_samples;  // images compared (not fd_*: fd_* are metrics)
-      summary["n_reference"] = metrics->reference_size();
-      append(row);
-    }
-    summary["seconds"] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    io::write_atomic(dir + "/summary.json", summary.dump(2) + "\n");
-    write_curves(dir, eval_keys);
-    if (!options.quiet) {
-      std::cout << fmt::format(
-          "\n{}\n  energy gap mean f(data) - mean f(samples): {:.4g}; "
-          "samples: {}/samples.png\n",
-          dir, summary["energy_gap"].get<double>(), dir);
-      if (metrics) {
-        const std::string& t = metrics->tag();
-        std::cout << fmt::format(
-            "  FD-{} {:.4g}  KID-{} {:.4g} ± {:.2g}  ({} samples vs {} reference images; "
-            "features: {})\n",
-            t, summary["fd_" + t].get<double>(), t, summary["kid_" + t].get<double>(),
-            summary["kid_" + t + "_se"].get<double>(), s.eval.fd_samples, metrics->reference_size(),
-            metrics->extractor_name());
-      }
-    }
-    return summary;
-  }
+  progress_->finish();
+  trainer_->save_checkpoint(ckpt_);
+}
 
-  // Final evaluation with the full evaluation batch.
+Json LeadRun::train() {
+  train_loop();
+  return s_.images ? finish_image() : finish_2d();
+}
+
+// Adds what every summary.json says (weights, best checkpoint, rollbacks, seconds)
+// and writes it.
+Json LeadRun::write_summary(Json summary) {
+  summary["weights"] = trainer_->evaluation_weights();
+  if (best_ && !best_->summary().is_null()) summary["best_checkpoint"] = best_->summary();
+  if (!recovery_->rollbacks().empty()) summary["rollbacks"] = recovery_->rollbacks();
+  summary["seconds"] = seconds_since(t0_);
+  io::write_atomic(dir_ + "/summary.json", summary.dump(2) + "\n");
+  return summary;
+}
+
+// Final outputs of a 2D run: the full evaluation batch, figure, arrays, summary.
+Json LeadRun::finish_2d() {
+  Trainer& trainer = *trainer_;
+  const SamplerPtr& sampler = trainer.sampler();
   at::Tensor samples;
-  eval::Report2D report = evaluate(trainer, s, s.eval.samples, &samples);
+  eval::Report2D report;
+  {
+    EvaluationWeights weights(trainer);
+    report = evaluate(trainer, s_, s_.eval.samples, &samples);
+  }
+  const eval::Grid2D grid = make_grid(s_);
   const double T = sampler->temperature();
   Json summary = summary_json(report, grid, T);
   summary["status"] = "completed";
@@ -548,26 +698,87 @@ Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume)
   summary["sampler"] = sampler->name();
   summary["sampler_settings"] = sampler->options().to_json();
   summary["data_log_density"] = report.data_log_density_exact ? "exact" : "kde_reference";
-  summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  io::write_npy(dir + "/samples.npy", samples);
-  io::write_npy(dir + "/log_density.npy", report.log_density);
-  io::write_npy(dir + "/data_log_density.npy", report.data_log_density);
+  io::write_npy(dir_ + "/samples.npy", samples);
+  io::write_npy(dir_ + "/log_density.npy", report.log_density);
+  io::write_npy(dir_ + "/data_log_density.npy", report.data_log_density);
   io::write_png(io::compose({figure_row(report, samples, grid, T, true)}, {},
-                            fmt::format("{}: {} ({} iterations)", s.data->name(), sampler->name(),
+                            fmt::format("{}: {} ({} iterations)", s_.data->name(), sampler->name(),
                                         trainer.iteration())),
-                dir + "/figure.png");
+                dir_ + "/figure.png");
   // The final row of metrics carries the final evaluation too; it is written
   // before summary.json, so a completed summary means the row is there.
   Json row = {{"iteration", trainer.iteration()}};
-  for (const char* k : {"kl", "tv", "nll", "sample_tv", "sample_tv_model", "sample_mmd"}) {
-    row[k] = summary[k];
+  for (const auto& k : k2DEvalColumns) row[k] = summary[k];
+  writer_->append(row);
+  if (best_) best_->consider(trainer, report.kl);
+  summary = write_summary(summary);
+  write_curves(dir_, {"kl", "sample_tv"});
+  if (writer_->tensorboard()) {
+    writer_->tensorboard()->add_image("figure", io::read_png(dir_ + "/figure.png"),
+                                      trainer.iteration());
   }
-  append(row);
-  io::write_atomic(dir + "/summary.json", summary.dump(2) + "\n");
-  write_curves(dir, eval_keys);
-  if (tb) tb->add_image("figure", io::read_png(dir + "/figure.png"), trainer.iteration());
-  if (!options.quiet) print_final(summary, dir);
+  if (!options_.quiet) print_final(summary, dir_);
   return summary;
+}
+
+// Final outputs of an image run (finish_images) and, with eval.features, FD/KID.
+Json LeadRun::finish_image() {
+  Trainer& trainer = *trainer_;
+  Json summary;
+  Json q;
+  {
+    EvaluationWeights weights(trainer);
+    summary = finish_images(trainer, s_, dir_);
+    if (metrics_) q = image_quality(trainer, s_, *metrics_);
+  }
+  if (writer_->tensorboard()) {
+    writer_->tensorboard()->add_image("samples", io::read_png(dir_ + "/samples.png"),
+                                      trainer.iteration());
+  }
+  if (metrics_) {
+    Json row = {{"iteration", trainer.iteration()}};
+    for (const auto& c : metrics_->columns()) row[c] = summary[c] = q[c];
+    summary["features"] = q["features"];
+    summary["n_generated"] = s_.eval.fd_samples;  // images compared (not fd_*: fd_* are metrics)
+    summary["n_reference"] = metrics_->reference_size();
+    writer_->append(row);
+    if (best_) best_->consider(trainer, q["fd_" + metrics_->tag()].get<double>());
+  }
+  summary = write_summary(summary);
+  write_curves(dir_, metrics_ ? std::vector<std::string>{metrics_->columns()[0]}
+                              : std::vector<std::string>{});
+  if (!options_.quiet) print_image_summary(summary);
+  return summary;
+}
+
+void LeadRun::print_image_summary(const Json& summary) const {
+  std::cout << fmt::format(
+      "\n{}\n  energy gap mean f(data) - mean f(samples): {:.4g}; "
+      "samples: {}/samples.png\n",
+      dir_, summary["energy_gap"].get<double>(), dir_);
+  if (!metrics_) return;
+  const std::string& t = metrics_->tag();
+  std::cout << fmt::format(
+      "  FD-{} {:.4g}  KID-{} {:.4g} ± {:.2g}  ({} samples vs {} reference images; "
+      "features: {}; {} weights)\n",
+      t, summary["fd_" + t].get<double>(), t, summary["kid_" + t].get<double>(),
+      summary["kid_" + t + "_se"].get<double>(), s_.eval.fd_samples, metrics_->reference_size(),
+      metrics_->extractor_name(), summary["weights"].get<std::string>());
+}
+
+Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume) {
+  RunSetup s = build_setup(resolved);
+  if (options.comm) {
+    s.device = dist::rank_device(s.device, options.comm->options());
+    if (options.comm->rank() != 0) return run_rank(s, resolved, options, resume);
+  }
+  StartAgreement start_agreement(options.comm, "while starting the run");
+  LeadRun run(s, options, resume);
+  Json done = run.start(resolved);
+  if (!done.is_null()) return done;
+  run.prepare();
+  start_agreement.ready();
+  return run.train();
 }
 
 // What an existing run folder holds, the lock file aside.
@@ -709,7 +920,10 @@ Json resume_experiment(const std::string& run_dir, const RunOptions& options) {
   return run_in_folder(resolved, o, /*resume=*/true);
 }
 
-LoadedRun load_run(const std::string& path) {
+LoadedRun load_run(const std::string& path, const std::string& weights) {
+  if (weights != "" && weights != "ema" && weights != "raw") {
+    throw UserError("--weights: unknown value \"" + weights + "\"; allowed: ema, raw");
+  }
   fs::path p(path);
   std::error_code ec;
   LoadedRun run;
@@ -730,6 +944,13 @@ LoadedRun load_run(const std::string& path) {
   RunSetup setup = build_setup(run.config);
   auto trainer = make_trainer(setup, run.config);
   trainer->load_checkpoint(ckpt);
+  if (weights == "ema" && !trainer->has_ema()) {
+    throw UserError("--weights ema: run " + run.dir +
+                    " keeps no moving average of its weights (train.ema is 0)");
+  }
+  const bool ema = weights == "ema" || (weights.empty() && trainer->evaluation_weights() == "ema");
+  if (ema) trainer->swap_ema();
+  run.weights = ema ? "ema" : "raw";
   run.model = trainer->model();
   run.chains = trainer->chains();
   run.temperature = trainer->sampler()->temperature();

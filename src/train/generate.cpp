@@ -132,6 +132,57 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // ---- generation ----
 
+namespace {
+
+// The sampler types generate_images runs: o.samplers, else the run's own; each once.
+std::vector<std::string> generation_samplers(const LoadedRun& run, const GenerateOptions& o) {
+  std::vector<std::string> names = o.samplers;
+  if (names.empty()) names.push_back(resolve_sampler(run.config, "", o.sampler).type);
+  check_sampler_list(names, "samplers");
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (std::count(names.begin(), names.end(), names[i]) > 1) {
+      throw UserError("samplers: \"" + names[i] + "\" is listed twice");
+    }
+  }
+  return names;
+}
+
+// N starting states [N, C, H, W] shared by every sampler: the run's noise or data.
+at::Tensor generation_start(const LoadedRun& run, const GenerateOptions& o, c10::Device device) {
+  if (o.init == "data") {
+    at::Generator data_gen = make_generator(o.seed, at::kCPU);
+    return data::sample_images(*run.images, o.chains, data_gen).to(device);
+  }
+  at::Generator init_gen = make_generator(o.seed, device);
+  return run.chains->noise(o.chains, init_gen);
+}
+
+// K steps of one sampler from z0; writes DIR/samples.npy and .png; returns its row.
+Json generate_with(const Sampler& sampler, const LogDensity& logp, const at::Tensor& z0, int64_t K,
+                   uint64_t seed, const std::string& dir, io::Image* image) {
+  const auto t0 = std::chrono::steady_clock::now();
+  at::Generator gen = make_generator(seed + 1, z0.device());
+  SamplerStats stats;
+  ChainState state = ChainState::start(z0.clone(), logp);  // z0 is shared by every sampler
+  sampler.run(state, logp, K, gen, &stats);
+  const double mean_f = state.f.mean().item<double>();
+  const double grad_abs = state.grad.abs().mean().item<double>();
+  const double seconds = seconds_since(t0);
+  const at::Tensor samples = state.z.detach().to(at::kCPU, at::kFloat).contiguous();
+  io::make_dirs(dir);
+  io::write_npy(dir + "/samples.npy", samples);
+  *image = grid(samples);
+  io::write_png(*image, dir + "/samples.png");
+  return {{"sampler", sampler.options().to_json()},
+          {"mean_f", mean_f},
+          {"grad_abs_last", grad_abs},
+          {"seconds", seconds},
+          {"finite", static_cast<bool>(samples.isfinite().all().item<bool>())},
+          {"stats", stats.summary()}};
+}
+
+}  // namespace
+
 Json generate_images(const LoadedRun& run, const GenerateOptions& o) {
   check_image_run(run, "generate");
   const int64_t N = o.chains;
@@ -143,16 +194,7 @@ Json generate_images(const LoadedRun& run, const GenerateOptions& o) {
   if (o.init == "data" && !run.images) {
     throw UserError("init data: run " + run_name(run) + " has no image data loaded");
   }
-  std::vector<std::string> names = o.samplers;
-  if (names.empty()) {
-    names.push_back(resolve_sampler(run.config, "", o.sampler).type);
-  }
-  check_sampler_list(names, "samplers");
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (std::count(names.begin(), names.end(), names[i]) > 1) {
-      throw UserError("samplers: \"" + names[i] + "\" is listed twice");
-    }
-  }
+  const std::vector<std::string> names = generation_samplers(run, o);
   std::vector<SamplerPtr> samplers;
   for (const auto& name : names) {
     samplers.push_back(make_sampler(resolve_sampler(run.config, name, o.sampler)));
@@ -160,15 +202,7 @@ Json generate_images(const LoadedRun& run, const GenerateOptions& o) {
   prepare_output(o.out_dir, o.force);
 
   const c10::Device device = run_device(run);
-  // The same starting states for every sampler.
-  at::Tensor z0;
-  if (o.init == "data") {
-    at::Generator data_gen = make_generator(o.seed, at::kCPU);
-    z0 = data::sample_images(*run.images, N, data_gen).to(device);
-  } else {
-    at::Generator init_gen = make_generator(o.seed, device);
-    z0 = run.chains->noise(N, init_gen);
-  }
+  const at::Tensor z0 = generation_start(run, o, device);
   // A data batch for the energy gap.
   double f_data = NAN;
   if (run.images) {
@@ -177,40 +211,21 @@ Json generate_images(const LoadedRun& run, const GenerateOptions& o) {
     at::NoGradGuard no_grad;
     f_data = run.model->forward(x).mean().item<double>();
   }
-
   ModelLogDensity logp(run.model);
   Json per_sampler = Json::object();
   std::vector<io::Panel> panels;
   for (size_t i = 0; i < samplers.size(); ++i) {
-    const SamplerPtr& sampler = samplers[i];
-    const auto t0 = std::chrono::steady_clock::now();
-    at::Generator gen = make_generator(o.seed + 1, device);
-    SamplerStats stats;
-    ChainState state = ChainState::start(z0.clone(), logp);  // z0 is shared by every sampler
-    sampler->run(state, logp, K, gen, &stats);
-    const double mean_f = state.f.mean().item<double>();
-    const double grad_abs = state.grad.abs().mean().item<double>();
-    const double seconds = seconds_since(t0);
-    const at::Tensor samples = state.z.detach().to(at::kCPU, at::kFloat).contiguous();
-    const std::string dir = o.out_dir + "/" + names[i];
-    io::make_dirs(dir);
-    io::write_npy(dir + "/samples.npy", samples);
-    io::Image image = grid(samples);
-    io::write_png(image, dir + "/samples.png");
+    io::Image image;
+    Json row = generate_with(*samplers[i], logp, z0, K, o.seed, o.out_dir + "/" + names[i], &image);
     panels.push_back({names[i], image});
-    Json row = {{"sampler", sampler->options().to_json()},
-                {"mean_f", mean_f},
-                {"grad_abs_last", grad_abs},
-                {"seconds", seconds},
-                {"finite", static_cast<bool>(samples.isfinite().all().item<bool>())},
-                {"stats", stats.summary()}};
-    if (run.images) row["energy_gap"] = f_data - mean_f;
+    if (run.images) row["energy_gap"] = f_data - row["mean_f"].get<double>();
     per_sampler[names[i]] = row;
   }
   io::write_png(
       io::compose({panels}, {}, fmt::format("{}: {} steps from {}", run_name(run), K, o.init)),
       o.out_dir + "/samples.png");
   Json summary = {{"run", run.dir},
+                  {"weights", run.weights},
                   {"chains", N},
                   {"steps", K},
                   {"init", o.init},
@@ -325,6 +340,7 @@ Json inpaint_images(const LoadedRun& run, const at::Tensor& images, const Inpain
   io::write_npy(o.out_dir + "/inpainted.npy", out_cpu);
   io::write_npy(o.out_dir + "/mask.npy", mask_cpu.to(at::kByte).contiguous());
   Json summary = {{"run", run.dir},
+                  {"weights", run.weights},
                   {"mask", o.mask},
                   {"mask_fraction", masked / static_cast<double>(m.numel())},
                   {"images", N},

@@ -22,6 +22,8 @@ namespace {
 // the standard error means something), 50 of them.
 constexpr int64_t kKidSubsets = 50;
 constexpr int64_t kKidMaxSubset = 1000;
+// What training the classifier takes (measured, docs/metrics.md).
+constexpr char kFmnistTrainEstimate[] = "1 minute of CPU time";
 
 Json reference_section(const Json& data_section, int64_t max_reference) {
   Json ref = data_section;
@@ -34,6 +36,19 @@ Json reference_section(const Json& data_section, int64_t max_reference) {
 }
 
 }  // namespace
+
+void ensure_fmnist_classifier(bool quiet) {
+  const std::string file = eval::default_fmnist_features_path();
+  if (fs::exists(file)) return;
+  // One line even when quiet: a run never waits on this without saying why.
+  std::cerr << "anila: FD-fmnist needs the Fashion-MNIST feature classifier, which is not in "
+               "the cache yet: training it once into "
+            << file << " (about " << kFmnistTrainEstimate
+            << " on one core; set ANILA_CACHE_DIR to keep it elsewhere, or run anila features "
+               "train beforehand)\n";
+  eval::ClassifierTrainOptions o;
+  eval::train_fmnist_classifier(o, file, quiet);
+}
 
 std::string feature_tag(const std::string& spec) {
   if (spec == "fmnist") return "fmnist";
@@ -58,15 +73,7 @@ ImageMetrics::ImageMetrics(const std::string& spec, const Json& data_section, c1
                            int64_t max_reference, bool quiet)
     : tag_(feature_tag(spec)) {
   check_feature_spec(spec, "eval.features");
-  if (spec == "fmnist" && !fs::exists(eval::kDefaultFmnistFeaturesPath)) {
-    if (!quiet) {
-      std::cerr << "anila: the built-in Fashion-MNIST feature classifier is not there yet; "
-                   "training it once into "
-                << eval::kDefaultFmnistFeaturesPath << " (anila features train)\n";
-    }
-    eval::ClassifierTrainOptions o;
-    eval::train_fmnist_classifier(o, eval::kDefaultFmnistFeaturesPath, quiet);
-  }
+  if (spec == "fmnist") ensure_fmnist_classifier(quiet);
   extractor_ = eval::load_feature_extractor(spec, device);
   data::ImageDataset ref =
       data::load_image_dataset(reference_section(data_section, max_reference), "data");

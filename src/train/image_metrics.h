@@ -31,10 +31,15 @@ std::string feature_tag(const std::string& spec);
 // for a missing file. "fmnist" is always valid (trained on first use).
 void check_feature_spec(const std::string& spec, const std::string& key);
 
+// Trains the built-in classifier into the per-user cache
+// (eval::default_fmnist_features_path()) unless it is there, saying so on stderr
+// first (also when quiet) with how long it takes.
+void ensure_fmnist_classifier(bool quiet);
+
 class ImageMetrics {
  public:
-  // spec: "fmnist" (the built-in classifier, trained once into
-  // runs/features/fmnist.pt when missing) or a TorchScript file. data_section:
+  // spec: "fmnist" (the built-in classifier, trained once into the per-user
+  // cache when missing, see ensure_fmnist_classifier) or a TorchScript file. data_section:
   // the run's resolved data section. max_reference: at most this many reference
   // images (0 = all).
   ImageMetrics(const std::string& spec, const Json& data_section, c10::Device device,

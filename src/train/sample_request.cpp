@@ -91,7 +91,7 @@ Json sample(const SampleRequest& r) {
   if (!r.target.empty()) return sample_target(r);
   // A trained EBM: the target is exp(f/T) with the run's T unless overridden.
   if (r.sets.contains("target")) throw UserError("--set target.*: only with --target");
-  LoadedRun run = load_run(r.checkpoint);
+  LoadedRun run = load_run(r.checkpoint, r.weights);
   if (run.sample_shape.size() == 3) return sample_image_run(run, r);
   if (!r.init.empty()) throw UserError("--init: only for image checkpoints");
   if (r.dim) throw UserError("--dim: only with --target (a checkpoint fixes it)");

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include <ATen/ATen.h>
+#include <fmt/format.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
@@ -17,6 +19,7 @@
 #include "anila/io/checkpoint_file.h"
 #include "anila/train/distributed.h"
 #include "train/cuda_graph.h"
+#include "train/divergence.h"
 
 namespace anila {
 
@@ -35,7 +38,89 @@ uint64_t graph_seed(uint64_t run_seed, int64_t t) {
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
 }
+
+// The model with ∇_z f clipped coordinatewise to ±clip (TrainOptions::drift_clip).
+class ClippedLogDensity : public LogDensity {
+ public:
+  ClippedLogDensity(EnergyModelPtr model, double clip) : f_(std::move(model)), clip_(clip) {}
+  LogDensityValue operator()(const at::Tensor& z) const override {
+    LogDensityValue v = f_(z);
+    v.grad = v.grad.clamp(-clip_, clip_);
+    return v;
+  }
+  at::Tensor value(const at::Tensor& z) const override { return f_.value(z); }
+
+ private:
+  ModelLogDensity f_;
+  double clip_;
+};
+
+DivergenceOptions parse_divergence(ConfigReader& train) {
+  DivergenceOptions d;
+  d.on_divergence = train.choice("on_divergence", d.on_divergence, {"stop", "rollback"});
+  ConfigReader r(train.object("divergence"), train.key_path("divergence"));
+  d.energy_factor = r.number("energy_factor", d.energy_factor, Range::non_negative());
+  d.gap_factor = r.number("gap_factor", d.gap_factor, Range::non_negative());
+  d.grad_factor = r.number("grad_factor", d.grad_factor, Range::non_negative());
+  d.floor = r.number("floor", d.floor, Range::non_negative());
+  d.chain_range = r.number("chain_range", d.chain_range, Range::non_negative());
+  d.rate = r.number("rate", d.rate, {0.0, 1.0, true, false});
+  d.warmup = r.integer("warmup", d.warmup, Range::non_negative());
+  d.lr_factor = r.number("lr_factor", d.lr_factor, {0.0, 1.0, true, false});
+  d.max_rollbacks = r.integer("max_rollbacks", d.max_rollbacks, Range::non_negative());
+  r.finish();
+  return d;
+}
+
+AugmentOptions parse_augment(ConfigReader& train) {
+  AugmentOptions a;
+  ConfigReader r(train.object("augment"), train.key_path("augment"));
+  a.flip = r.boolean("flip", a.flip);
+  a.translate = r.integer("translate", a.translate, {0, 16});
+  r.finish();
+  return a;
+}
 }  // namespace
+
+Json DivergenceOptions::to_json() const {
+  return {{"energy_factor", energy_factor},
+          {"gap_factor", gap_factor},
+          {"grad_factor", grad_factor},
+          {"floor", floor},
+          {"chain_range", chain_range},
+          {"rate", rate},
+          {"warmup", warmup},
+          {"lr_factor", lr_factor},
+          {"max_rollbacks", max_rollbacks}};
+}
+
+Json AugmentOptions::to_json() const {
+  return {{"flip", flip}, {"translate", translate}};
+}
+
+at::Tensor augment_images(const at::Tensor& x, const AugmentOptions& o, at::Generator& gen) {
+  TORCH_CHECK(x.dim() == 4, "augment_images: expected [M, C, H, W], got ", x.sizes());
+  const int64_t M = x.size(0), H = x.size(2), W = x.size(3), t = o.translate;
+  const auto cpu_long = at::TensorOptions().dtype(at::kLong);
+  at::Tensor out = x;
+  if (o.flip) {
+    const at::Tensor flip = at::empty({M}, x.options().dtype(at::kFloat)).bernoulli_(0.5, gen);
+    out = at::where(flip.gt(0.5).view({M, 1, 1, 1}), out.flip({3}), out);
+  }
+  if (t > 0) {
+    const at::Tensor padded = at::replication_pad2d(out, {t, t, t, t});
+    // Offsets in 0..2t of each sample's crop (drawn on the generator's device).
+    const at::Tensor off =
+        at::randint(0, 2 * t + 1, {M, 2}, gen, cpu_long.device(gen.device())).to(at::kCPU);
+    const auto a = off.accessor<int64_t, 2>();
+    std::vector<at::Tensor> crops;
+    crops.reserve(size_t(M));
+    for (int64_t i = 0; i < M; ++i)
+      crops.push_back(padded[i].narrow(1, a[i][0], H).narrow(2, a[i][1], W));
+    out = at::stack(crops);
+  }
+  return out.contiguous();
+}
 
 double LrSchedule::at(int64_t t, int64_t total, double base) const {
   if (warmup > 0 && t < warmup) return base * static_cast<double>(t + 1) / warmup;
@@ -70,7 +155,13 @@ Json TrainOptions::to_json() const {
           {"lr_schedule", schedule.to_json()},
           {"log_every", log_every},
           {"checkpoint_every", checkpoint_every},
-          {"cuda_graph", cuda_graph}};
+          {"cuda_graph", cuda_graph},
+          {"ema", ema},
+          {"ema_weights", ema_weights},
+          {"drift_clip", drift_clip},
+          {"augment", augment.to_json()},
+          {"on_divergence", divergence.on_divergence},
+          {"divergence", divergence.to_json()}};
 }
 
 TrainOptions parse_train_options(const Json& section, const std::string& path) {
@@ -84,6 +175,11 @@ TrainOptions parse_train_options(const Json& section, const std::string& path) {
   o.log_every = r.integer("log_every", o.log_every, Range::at_least(1));
   o.checkpoint_every = r.integer("checkpoint_every", o.checkpoint_every, Range::at_least(1));
   o.cuda_graph = r.choice("cuda_graph", o.cuda_graph, {"auto", "on", "off"});
+  o.ema = r.number("ema", o.ema, {0.0, 1.0, false, true});
+  o.ema_weights = r.boolean("ema_weights", o.ema_weights);
+  o.drift_clip = r.number("drift_clip", o.drift_clip, Range::non_negative());
+  o.augment = parse_augment(r);
+  o.divergence = parse_divergence(r);
 
   ConfigReader opt(r.object("optimizer"), r.key_path("optimizer"));
   o.optimizer = opt.choice("type", o.optimizer, {"adam", "sgd"});
@@ -145,6 +241,11 @@ Trainer::Trainer(EnergyModelPtr model, SamplerPtr sampler, ChainSourcePtr chains
                                                          .weight_decay(options_.weight_decay));
   }
   notice_ = [](const std::string& line) { std::fprintf(stderr, "anila: %s\n", line.c_str()); };
+  guard_ = std::make_unique<DivergenceGuard>(options_.divergence);
+  if (options_.ema > 0) {
+    at::NoGradGuard no_grad;
+    for (const auto& p : model_->parameters()) ema_.push_back(p.detach().clone());
+  }
   if (options_.cuda_graph == "off") {
     graph_status_ = "off";
   } else if (!device_.is_cuda()) {
@@ -169,8 +270,8 @@ void Trainer::prepare_graph(const at::Tensor& z0) {
   // an iteration that collects no sampler stats.
   if (graph_status_ == "pending" && iteration_ >= 1 && z0.defined()) {
     try {
-      ModelLogDensity logp(model_);
-      graph_ = std::make_unique<SamplerGraph>(*sampler_, logp, z0, options_.mcmc_steps,
+      const auto logp = chain_log_density();
+      graph_ = std::make_unique<SamplerGraph>(*sampler_, *logp, z0, options_.mcmc_steps,
                                               graph_seed(gen_.current_seed(), iteration_));
       graph_status_ = "captured";
     } catch (const std::exception& e) {
@@ -195,10 +296,45 @@ ChainState Trainer::run_chains(const at::Tensor& z0, SamplerStats* stats) {
   if (graph_ && !stats && graph_->shape() == z0.sizes().vec()) {
     return graph_->replay(z0, graph_seed(gen_.current_seed(), iteration_));
   }
-  ModelLogDensity logp(model_);
-  ChainState state = ChainState::start(z0, logp);
-  sampler_->run(state, logp, options_.mcmc_steps, gen_, stats);
+  const auto logp = chain_log_density();
+  ChainState state = ChainState::start(z0, *logp);
+  sampler_->run(state, *logp, options_.mcmc_steps, gen_, stats);
   return state;
+}
+
+std::unique_ptr<LogDensity> Trainer::chain_log_density() const {
+  if (options_.drift_clip > 0)
+    return std::make_unique<ClippedLogDensity>(model_, options_.drift_clip);
+  return std::make_unique<ModelLogDensity>(model_);
+}
+
+void Trainer::swap_ema() {
+  at::NoGradGuard no_grad;
+  const auto params = model_->parameters();
+  for (size_t i = 0; i < ema_.size(); ++i) {
+    at::Tensor raw = params[i].detach().clone();
+    params[i].detach().copy_(ema_[i]);
+    ema_[i].copy_(raw);
+  }
+}
+
+void Trainer::update_ema() {
+  at::NoGradGuard no_grad;
+  const auto params = model_->parameters();
+  for (size_t i = 0; i < ema_.size(); ++i) {
+    ema_[i].mul_(options_.ema).add_(params[i].detach(), 1.0 - options_.ema);
+  }
+}
+
+double Trainer::parameter_grad_norm() {
+  if (options_.grad_clip > 0) {
+    return torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.grad_clip);
+  }
+  at::Tensor sq = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));
+  for (const auto& p : model_->parameters()) {
+    if (p.grad().defined()) sq = sq + p.grad().to(at::kDouble).pow(2).sum();
+  }
+  return std::sqrt(sq.item<double>());
 }
 
 IterationStats Trainer::step(bool collect_sampler_stats) {
@@ -218,15 +354,14 @@ IterationStats Trainer::step(bool collect_sampler_stats) {
   SamplerStats stats;
   ChainState state = run_chains(z0, collect_sampler_stats ? &stats : nullptr);
   if (out.iteration == fault_nan_iteration_) state.z.fill_(NAN);  // test hook, see set_distributed
-  const bool chains_broke =
-      !state.f.isfinite().all().item<bool>() || !state.z.isfinite().all().item<bool>();
-  if (chains_broke && !comm_) {
-    throw DivergedError("iteration " + std::to_string(out.iteration) +
-                        ": chain states or f became NaN/Inf during sampling");
-  }
+  // 0 fine, 1 NaN/Inf, 2 out of the data's range (the flag the ranks share).
+  int chains_broke =
+      !state.f.isfinite().all().item<bool>() || !state.z.isfinite().all().item<bool>() ? 1 : 0;
+  if (!chains_broke && guard_->chains_out_of_range(state.z)) chains_broke = 2;
+  if (chains_broke && !comm_) throw DivergedError(chain_failure(out.iteration, chains_broke, ""));
 
   // Loss and update (ranks: every rank reaches the allreduce, broken chains or not).
-  const double lr = options_.schedule.at(iteration_, options_.iterations, options_.lr);
+  const double lr = options_.schedule.at(iteration_, options_.iterations, options_.lr) * lr_scale_;
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
   optimizer_->zero_grad();
   at::Tensor f_all = model_->energy(at::cat({x, state.z.detach()}, 0));
@@ -238,28 +373,25 @@ IterationStats Trainer::step(bool collect_sampler_stats) {
   loss.backward();
   std::array<double, 3> global{};
   if (comm_) global = average_over_ranks(loss, f_x, f_z, chains_broke);
-  double grad_norm;
-  if (options_.grad_clip > 0) {
-    grad_norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.grad_clip);
-  } else {
-    at::Tensor sq = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));
-    for (const auto& p : model_->parameters()) {
-      if (p.grad().defined()) sq = sq + p.grad().to(at::kDouble).pow(2).sum();
-    }
-    grad_norm = std::sqrt(sq.item<double>());
-  }
+  const double grad_norm = parameter_grad_norm();
   const double loss_v = comm_ ? global[0] : loss.item<double>();
   if (!std::isfinite(loss_v) || !std::isfinite(grad_norm)) {
     throw DivergedError("iteration " + std::to_string(out.iteration) +
                         ": loss or parameter gradient became NaN/Inf");
   }
+  out.f_data = comm_ ? global[1] : f_x.mean().item<double>();
+  out.f_samples = comm_ ? global[2] : f_z.mean().item<double>();
+  const std::string why = guard_->check(out.f_data, out.f_samples, grad_norm);
+  if (!why.empty()) {
+    throw DivergedError("iteration " + std::to_string(out.iteration) + ": " + why +
+                        " (divergence guard, train.divergence)");
+  }
   optimizer_->step();
+  update_ema();
   chains_->give_back(state.z);
   iteration_++;
 
   out.loss = loss_v;
-  out.f_data = comm_ ? global[1] : f_x.mean().item<double>();
-  out.f_samples = comm_ ? global[2] : f_z.mean().item<double>();
   out.grad_norm = grad_norm;
   out.lr = lr;
   if (collect_sampler_stats) out.sampler = stats.summary();
@@ -269,17 +401,31 @@ IterationStats Trainer::step(bool collect_sampler_stats) {
 at::Tensor Trainer::positives(int64_t M) {
   if (!comm_) {
     at::Tensor x = data_(M, gen_).to(device_);
+    if (options_.augment.on()) x = augment_images(x, options_.augment, gen_);
     if (options_.data_noise > 0) {
       x = x + options_.data_noise * at::randn(x.sizes(), gen_, x.options());
     }
+    guard_->observe_data(x);
     return x;
   }
   // Every rank draws the same global batch (and its noise) and keeps its rows.
   at::Tensor x = data_(options_.batch_size, data_gen_);
+  if (options_.augment.on()) x = augment_images(x, options_.augment, data_gen_);
   if (options_.data_noise > 0) {
     x = x + options_.data_noise * at::randn(x.sizes(), data_gen_, x.options());
   }
+  guard_->observe_data(x);
   return x.narrow(0, comm_->rank() * M, M).to(device_);
+}
+
+std::string Trainer::chain_failure(int64_t iteration, int reason, const std::string& ranks) const {
+  std::string what = reason == 2 ? fmt::format(
+                                       "chain states left the data's range (|z| > {:.4g} = "
+                                       "train.divergence.chain_range × the data's largest "
+                                       "|coordinate|; divergence guard)",
+                                       guard_->chain_limit())
+                                 : std::string("chain states or f became NaN/Inf during sampling");
+  return "iteration " + std::to_string(iteration) + ": " + what + ranks;
 }
 
 void Trainer::set_distributed(std::shared_ptr<dist::Communicator> comm, at::Generator data_gen) {
@@ -300,7 +446,7 @@ void Trainer::set_distributed(std::shared_ptr<dist::Communicator> comm, at::Gene
 }
 
 std::array<double, 3> Trainer::average_over_ranks(const at::Tensor& loss, const at::Tensor& f_x,
-                                                  const at::Tensor& f_z, bool chains_broke) {
+                                                  const at::Tensor& f_z, int chains_broke) {
   const int64_t N = comm_->world_size(), r = comm_->rank();
   std::vector<at::Tensor> grads, parts;
   for (const auto& p : model_->parameters()) {
@@ -311,7 +457,7 @@ std::array<double, 3> Trainer::average_over_ranks(const at::Tensor& loss, const 
   // [gradients..., loss, mean f(x), mean f(z), broken flag of rank 0..N-1]
   const auto opts = parts.empty() ? loss.options() : parts[0].options();
   at::Tensor flags = at::zeros({N}, opts);
-  if (chains_broke) flags[r] = 1;
+  if (chains_broke) flags[r] = chains_broke;
   parts.push_back(at::stack({loss.detach(), f_x.detach().mean(), f_z.detach().mean()}).to(opts));
   parts.push_back(flags);
   at::Tensor flat = at::cat(parts);
@@ -324,12 +470,16 @@ std::array<double, 3> Trainer::average_over_ranks(const at::Tensor& loss, const 
   }
   const at::Tensor tail = flat.narrow(0, offset, 3 + N).to(at::kCPU, at::kDouble);
   std::string broken;
+  int reason = 0;
   for (int64_t q = 0; q < N; ++q) {
-    if (tail[3 + q].item<double>() > 0) broken += (broken.empty() ? "" : ", ") + std::to_string(q);
+    const int flag = static_cast<int>(tail[3 + q].item<double>());
+    if (flag > 0) broken += (broken.empty() ? "" : ", ") + std::to_string(q);
+    if (flag > 0 && (reason == 0 || flag < reason)) reason = flag;  // NaN first
   }
   if (!broken.empty()) {
-    throw DivergedError("iteration " + it + ": chain states or f became NaN/Inf during sampling" +
-                        " on rank" + (broken.find(',') != std::string::npos ? "s " : " ") + broken);
+    throw DivergedError(chain_failure(
+        iteration_ + 1, reason,
+        std::string(" on rank") + (broken.find(',') != std::string::npos ? "s " : " ") + broken));
   }
   return {tail[0].item<double>() / N, tail[1].item<double>() / N, tail[2].item<double>() / N};
 }
@@ -363,17 +513,17 @@ at::Tensor Trainer::draw_samples(int64_t n, at::Generator& gen, int64_t steps,
   if (steps < 0) steps = options_.mcmc_steps;
   at::Tensor x = data_(n, gen).to(device_);
   at::Tensor z0 = chains_->draw(n, x, gen);
-  ModelLogDensity logp(model_);
-  ChainState state = ChainState::start(z0, logp);
+  const auto logp = chain_log_density();
+  ChainState state = ChainState::start(z0, *logp);
   int64_t done = 0;
   for (int64_t at_step : keep) {
     TORCH_CHECK(at_step >= done && at_step <= steps,
                 "draw_samples: keep must be ascending within 0..steps, got ", at_step);
-    if (at_step > done) sampler_->run(state, logp, at_step - done, gen);
+    if (at_step > done) sampler_->run(state, *logp, at_step - done, gen);
     done = at_step;
     if (kept) kept->push_back(state.z.clone());
   }
-  if (steps > done) sampler_->run(state, logp, steps - done, gen);
+  if (steps > done) sampler_->run(state, *logp, steps - done, gen);
   return state.z;
 }
 
@@ -388,13 +538,8 @@ void Trainer::save_checkpoint(const std::string& path) const {
     rank_rng_states = comm_->allgather(gen_.get_state(), what);
     if (comm_->rank() != 0) return;
   }
-  torch::serialize::OutputArchive archive, model_archive, optim_archive;
-  model_->save(model_archive);
-  optimizer_->save(optim_archive);
-  archive.write("model", model_archive);
-  archive.write("optimizer", optim_archive);
-  archive.write("iteration", at::tensor(iteration_, at::kLong));
-  archive.write("rng_state", gen_.get_state());
+  torch::serialize::OutputArchive archive;
+  write_state(archive);
   if (bank.defined()) archive.write("chain_bank", bank.cpu());
   if (comm_) {
     archive.write("world_size", at::tensor(comm_->world_size(), at::kLong));
@@ -405,11 +550,30 @@ void Trainer::save_checkpoint(const std::string& path) const {
   io::write_checkpoint(path, archive);
 }
 
+// Model, optimizer, iteration, generator, and what the options add (EMA, the
+// learning-rate scale of rollbacks, the divergence guard's running scales).
+void Trainer::write_state(torch::serialize::OutputArchive& archive) const {
+  torch::serialize::OutputArchive model_archive, optim_archive;
+  model_->save(model_archive);
+  optimizer_->save(optim_archive);
+  archive.write("model", model_archive);
+  archive.write("optimizer", optim_archive);
+  archive.write("iteration", at::tensor(iteration_, at::kLong));
+  archive.write("rng_state", gen_.get_state());
+  archive.write("lr_scale", at::tensor(lr_scale_, at::kDouble));
+  archive.write("divergence_state", guard_->state());
+  if (!ema_.empty()) {
+    torch::serialize::OutputArchive ema_archive;
+    for (size_t i = 0; i < ema_.size(); ++i) ema_archive.write(std::to_string(i), ema_[i].cpu());
+    archive.write("ema", ema_archive);
+  }
+}
+
 void Trainer::load_checkpoint(const std::string& path) {
   if (!std::filesystem::exists(path)) {
     throw UserError("checkpoint " + path + " not found");
   }
-  torch::serialize::InputArchive archive, model_archive, optim_archive;
+  torch::serialize::InputArchive archive;
   io::read_checkpoint(path, archive, device_);  // checks length, checksum and every entry
   {
     at::Tensor world;
@@ -423,6 +587,18 @@ void Trainer::load_checkpoint(const std::string& path) {
         (checkpoint_world_size_ == 1 ? std::string("a single process (no --nproc)")
                                      : "--nproc " + std::to_string(checkpoint_world_size_)));
   }
+  read_model(archive, path);
+  try {
+    read_state(archive, path);
+  } catch (const UserError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw UserError("checkpoint " + path + " does not match the config (optimizer or chains): " +
+                    std::string(e.what()).substr(0, std::string(e.what()).find('\n')));
+  }
+}
+
+void Trainer::read_model(torch::serialize::InputArchive& archive, const std::string& path) {
   // LibTorch's archive reader swaps in each saved tensor whatever its shape, so
   // compare every parameter's shape with the configured model's.
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
@@ -432,6 +608,7 @@ void Trainer::load_checkpoint(const std::string& path) {
   graph_.reset();
   if (graph_status_ == "captured") graph_status_ = "pending";
   try {
+    torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
     model_->load(model_archive);
   } catch (const std::exception&) {
@@ -449,34 +626,56 @@ void Trainer::load_checkpoint(const std::string& path) {
                       c10::str(at::IntArrayRef(shape)) + " (different architecture?)");
     }
   }
-  try {
-    archive.read("optimizer", optim_archive);
-    optimizer_->load(optim_archive);
-    at::Tensor it, rng, bank;
-    archive.read("iteration", it);
-    archive.read("rng_state", rng);
-    iteration_ = it.item<int64_t>();
-    if (comm_) {
-      // This rank's generator and its rows of the global bank.
-      at::Tensor rngs, data_rng;
-      archive.read("rank_rng_states", rngs);
-      archive.read("data_rng_state", data_rng);
-      rng = rngs[comm_->rank()];
-      data_gen_.set_state(data_rng.cpu().contiguous());
+}
+
+void Trainer::read_state(torch::serialize::InputArchive& archive, const std::string& path) {
+  torch::serialize::InputArchive optim_archive;
+  archive.read("optimizer", optim_archive);
+  optimizer_->load(optim_archive);
+  at::Tensor it, rng, bank, t;
+  archive.read("iteration", it);
+  archive.read("rng_state", rng);
+  iteration_ = it.item<int64_t>();
+  lr_scale_ = archive.try_read("lr_scale", t) ? t.item<double>() : 1.0;
+  if (archive.try_read("divergence_state", t)) guard_->set_state(t);
+  if (comm_) {
+    // This rank's generator and its rows of the global bank.
+    at::Tensor rngs, data_rng;
+    archive.read("rank_rng_states", rngs);
+    archive.read("data_rng_state", data_rng);
+    rng = rngs[comm_->rank()];
+    data_gen_.set_state(data_rng.cpu().contiguous());
+  }
+  gen_.set_state(rng.cpu().contiguous());
+  if (chains_->state().defined()) {
+    archive.read("chain_bank", bank);
+    const int64_t b = chains_->state().size(0), N = comm_ ? comm_->world_size() : 1;
+    if (comm_ && bank.size(0) == b * N) bank = bank.narrow(0, comm_->rank() * b, b).clone();
+    chains_->set_state(bank);
+  }
+  read_ema(archive, path);
+  replicas_checked_ = false;
+}
+
+// A checkpoint without an EMA (written with train.ema = 0) starts it from the weights.
+void Trainer::read_ema(torch::serialize::InputArchive& archive, const std::string& path) {
+  if (ema_.empty()) return;
+  at::NoGradGuard no_grad;
+  const auto params = model_->parameters();
+  torch::serialize::InputArchive ema_archive;
+  const bool has = archive.try_read("ema", ema_archive);
+  for (size_t i = 0; i < ema_.size(); ++i) {
+    at::Tensor e;
+    if (!has || !ema_archive.try_read(std::to_string(i), e)) {
+      ema_[i] = params[i].detach().clone();
+      continue;
     }
-    gen_.set_state(rng.cpu().contiguous());
-    if (chains_->state().defined()) {
-      archive.read("chain_bank", bank);
-      const int64_t b = chains_->state().size(0);
-      if (comm_ && bank.size(0) == b * N) bank = bank.narrow(0, comm_->rank() * b, b).clone();
-      chains_->set_state(bank);
+    if (e.sizes() != params[i].sizes()) {
+      throw UserError("checkpoint " + path + ": its EMA of parameter " + std::to_string(i) +
+                      " has shape " + shape_text(e.sizes()) + ", the model's is " +
+                      shape_text(params[i].sizes()));
     }
-    replicas_checked_ = false;
-  } catch (const UserError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw UserError("checkpoint " + path + " does not match the config (optimizer or chains): " +
-                    std::string(e.what()).substr(0, std::string(e.what()).find('\n')));
+    ema_[i] = e.to(params[i].device(), params[i].scalar_type()).contiguous();
   }
 }
 

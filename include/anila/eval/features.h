@@ -11,7 +11,8 @@
 //   "fmnist" or a built-in classifier file   name "fmnist-classifier", D = 128: the
 //        penultimate layer of a small CNN trained on Fashion-MNIST. Input: C = 1, any
 //        H×W (bilinearly resized to 28×28 when it differs). Default file:
-//        kDefaultFmnistFeaturesPath, written by train_fmnist_classifier.
+//        default_fmnist_features_path() (a per-user cache), written by
+//        train_fmnist_classifier.
 //   a TorchScript archive (torch.jit.save / Module::save)   name "torchscript:<file name>":
 //        each batch is adapted per TorchScriptInput (bilinear resize to size×size, channel
 //        repeat 1 → 3 or luminance 3 → 1, value range), then `forward` is called; the
@@ -73,10 +74,13 @@ at::Tensor adapt_torchscript_input(const at::Tensor& images, const TorchScriptIn
 
 // ---- loading ----------------------------------------------------------------------
 
-// The built-in classifier's file, relative to the working folder: "runs/features/fmnist.pt".
-extern const char* kDefaultFmnistFeaturesPath;
+// The per-user cache folder: $ANILA_CACHE_DIR, else $XDG_CACHE_HOME/anila, else
+// $HOME/.cache/anila (runs/features when none of them is set).
+std::string feature_cache_dir();
+// The built-in classifier's file: feature_cache_dir() + "/fmnist-features-v2.pt".
+std::string default_fmnist_features_path();
 
-// spec: "fmnist" (the file at kDefaultFmnistFeaturesPath) or a path to a built-in
+// spec: "fmnist" (the file at default_fmnist_features_path()) or a path to a built-in
 // classifier file or a TorchScript archive. `input` applies to TorchScript only.
 // UserError (one line, naming the file) when the file is missing, is neither format, is
 // corrupt or of an unknown architecture/version, or when the module's forward fails on
@@ -86,11 +90,12 @@ FeatureExtractorPtr load_feature_extractor(const std::string& spec, c10::Device 
 
 // ---- the built-in Fashion-MNIST classifier ----------------------------------------
 //
-// Architecture "fmnist-cnn" (version 1), input [N, 1, 28, 28] in [−1, 1]:
-//   conv 1→32 3×3 pad 1, ReLU, max-pool 2  -> [N, 32, 14, 14]
-//   conv 32→64 3×3 pad 1, ReLU, max-pool 2 -> [N, 64, 7, 7]
-//   linear 3136→128, ReLU                  -> [N, 128]   the features
+// Architecture "fmnist-cnn" (version 2), input [N, 1, 28, 28] in [−1, 1]:
+//   conv 1→16 3×3 pad 1, ReLU, max-pool 2  -> [N, 16, 14, 14]
+//   conv 16→32 3×3 pad 1, ReLU, max-pool 2 -> [N, 32, 7, 7]
+//   linear 1568→128, ReLU                  -> [N, 128]   the features
 //   linear 128→10                          -> logits
+// Version 1 files (32 and 64 conv channels, linear 3136→128) are read as well.
 // Trained with Adam and cross-entropy on the IDX train split (shuffled every epoch), the
 // learning rate decaying along a half cosine from lr to 0 over all steps; He-normal
 // weights, zero biases. For a fixed seed and thread count the file is the
@@ -99,7 +104,7 @@ FeatureExtractorPtr load_feature_extractor(const std::string& spec, c10::Device 
 struct ClassifierTrainOptions {
   int64_t epochs = 4;
   int64_t batch = 128;
-  double lr = 1e-3;
+  double lr = 2e-3;
   uint64_t seed = 0;
   int64_t limit = 0;  // use at most this many training images (0 = all)
   int threads = 0;    // intra-op threads (anila::set_threads); 0 = leave the current setting

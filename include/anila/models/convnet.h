@@ -22,11 +22,18 @@
 // No normalisation or dropout layers: f depends on each sample alone, in train and
 // eval mode alike. value_and_grad is the base class's autograd on z only.
 //
+// Spectral normalisation (`spectral_norm = true`, config model.spectral_norm), as the
+// ResNet's (resnet.h): every conv weight W, as a matrix W_m [out, in·k·k], is replaced
+// in forward by W / σ̂, σ̂ = uᵀ W_m v, with buffers u{i}: [out], v{i}: [in·k·k] saved
+// with the model; one power iteration (no autograd) runs before σ̂ in every forward in
+// training mode with grad mode on, never inside value_and_grad (sampling: θ frozen).
+//
 //   ConvNetOptions o;  o.n_f = 32;  o.channels = 3;  o.size = 32;
 //   auto model = std::make_shared<anila::ConvNetEnergy>(o);
 //   at::Tensor f = model->forward(x);  // x: [B, 3, 32, 32] -> f: [B]
 #pragma once
 
+#include <array>
 #include <vector>
 
 #include <torch/nn/modules/conv.h>
@@ -40,6 +47,7 @@ struct ConvNetOptions {
   double negative_slope = 0.2;  // LeakyReLU slope
   int64_t channels = 3;         // C, from the data shape
   int64_t size = 32;            // S (28, 32 or 64), from the data shape
+  bool spectral_norm = false;   // W / σ̂ for every conv weight (see above)
 };
 
 // Image sides ConvNetEnergy accepts.
@@ -52,13 +60,20 @@ class ConvNetEnergy : public EnergyModel {
   explicit ConvNetEnergy(ConvNetOptions options);
   // x: [B, C, S, S] -> f: [B]
   at::Tensor forward(const at::Tensor& x) override;
+  LogDensityValue value_and_grad(const at::Tensor& z) override;
   double forward_flops() const override;
+  // conv i's weight as forward uses it (W / σ̂ with spectral norm, else W).
+  at::Tensor effective_weight(size_t i) const;
   Json to_json() const override;
   const ConvNetOptions& options() const { return options_; }
 
  private:
   ConvNetOptions options_;
-  std::vector<torch::nn::Conv2d> convs_;  // conv0 .. conv4 (conv5 for S = 64)
+  std::vector<torch::nn::Conv2d> convs_;          // conv0 .. conv4 (conv5 for S = 64)
+  std::vector<std::array<int64_t, 2>> geometry_;  // stride, padding of each conv
+  std::vector<at::Tensor> u_, v_;                 // spectral norm: power-iteration vectors
+  bool frozen_ = false;                           // set inside value_and_grad
+  void power_iteration(size_t i);
 };
 
 }  // namespace anila

@@ -93,8 +93,12 @@ Json config_for_sampler(const Json& config, const std::string& sampler);
 
 // A trained run loaded back: its resolved config, the model with the
 // checkpoint's parameters, its chain source (for starting states) and the box
-// of its data. `path` is a run folder or a checkpoint file inside RUN/checkpoints/.
-// UserError when the folder, config or checkpoint is missing, corrupt or mismatched.
+// of its data. `path` is a run folder (its checkpoints/last.pt) or a checkpoint
+// file inside RUN/checkpoints/ (last.pt, or best.pt: the best evaluation's).
+// `weights`: "ema" (the parameters' moving average, train.ema), "raw" (the trained
+// parameters) or "" (the run's choice: ema when it keeps one and train.ema_weights
+// is on). UserError when the folder, config or checkpoint is missing, corrupt or
+// mismatched, or "ema" is asked of a run without one.
 struct LoadedRun {
   std::string dir;
   Json config;
@@ -106,8 +110,9 @@ struct LoadedRun {
   std::vector<int64_t> sample_shape;           // one sample: {2} or {C, H, W}
   std::shared_ptr<data::ImageDataset> images;  // the run's image data (null for 2D runs)
   std::string checkpoint;                      // the checkpoint file loaded
+  std::string weights = "raw";                 // "ema" or "raw": what `model` holds
 };
-LoadedRun load_run(const std::string& path);
+LoadedRun load_run(const std::string& path, const std::string& weights = "");
 
 // Benchmark of a config: per sampler, ms per training iteration, ms per
 // sampler step (K steps of M chains from the same start, median of `repeats`),

@@ -100,7 +100,8 @@ Json sample_trained_run(const LoadedRun& run, SampleOptions options);
 // run's K), out_dir runs/sample-<target> or <run>/sample.
 struct SampleRequest {
   std::string target;      // an analytic target name, or
-  std::string checkpoint;  // a run folder or checkpoint file
+  std::string checkpoint;  // a run folder or checkpoint file (last.pt or best.pt)
+  std::string weights;     // checkpoints: "ema" | "raw" | "" (the run's; see load_run)
   // --set keys: target.KEY (targets only), sampler.KEY (every sampler), <type>.KEY (one).
   Json sets = Json::object();
   std::optional<int64_t> dim;         // target dimension (none: the target's)

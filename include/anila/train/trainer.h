@@ -42,6 +42,10 @@
 namespace torch::optim {
 class Optimizer;
 }
+namespace torch::serialize {
+class InputArchive;
+class OutputArchive;
+}  // namespace torch::serialize
 namespace anila::dist {
 class Communicator;
 }
@@ -59,6 +63,41 @@ struct LrSchedule {
   Json to_json() const;
 };
 
+// Guard against blow-ups that are not NaN/Inf (config train.divergence). Checked every
+// iteration before the update, on the values every rank shares (docs/configs.md):
+//   energy  max(|mean f(x)|, |mean f(z)|) > energy_factor · (S_f + floor)
+//   gap     |mean f(x) − mean f(z)|      > gap_factor · (S_gap + floor)
+//   grad    ‖∇θ loss‖                    > grad_factor · (S_grad + floor)
+//   chains  max |z| > chain_range · D (D: the largest |coordinate| of the data seen)
+// S_* are running means (rate `rate`) of the same quantities over the iterations
+// before; the three ratio checks start after `warmup` iterations. A factor of 0 turns
+// its check off. On a trigger the run stops (exit 3, last good checkpoint kept) or,
+// with on_divergence = "rollback", goes back to the last checkpoint with the learning
+// rate scaled by lr_factor, at most max_rollbacks times.
+struct DivergenceOptions {
+  double energy_factor = 100, gap_factor = 100, grad_factor = 1000;
+  double floor = 10;                   // added to each running scale
+  double chain_range = 100;            // multiples of the data's largest |coordinate| (0 = off)
+  double rate = 0.02;                  // running-mean rate of S_*
+  int64_t warmup = 50;                 // iterations before the ratio checks start
+  std::string on_divergence = "stop";  // stop | rollback
+  double lr_factor = 0.5;              // rollback: lr multiplier per rollback
+  int64_t max_rollbacks = 3;           // rollback: then stop as for "stop"
+  Json to_json() const;
+};
+
+// Random augmentation of image positives [M, C, H, W] (config train.augment): a
+// horizontal flip with probability ½ when `flip`, then a shift by (dy, dx) drawn
+// uniformly from {−translate..translate}² with edge pixels repeated (a random crop of
+// the replicate-padded image). Each sample draws its own; returns a new tensor.
+struct AugmentOptions {
+  bool flip = false;
+  int64_t translate = 0;  // pixels
+  bool on() const { return flip || translate > 0; }
+  Json to_json() const;
+};
+at::Tensor augment_images(const at::Tensor& x, const AugmentOptions& options, at::Generator& gen);
+
 struct TrainOptions {
   int64_t iterations = 10000;      // T
   int64_t batch_size = 100;        // M
@@ -75,7 +114,17 @@ struct TrainOptions {
   int64_t log_every = 50;  // iterations between metric rows (sampler stats on those)
   int64_t checkpoint_every = 1000;
   std::string cuda_graph = "auto";  // auto | on | off (see above)
-  Json to_json() const;             // the "train" section (data_noise lives in "data")
+  // Exponential moving average of the parameters (0 = off): after every update
+  // θ̄ ← ema·θ̄ + (1 − ema)·θ. With ema_weights, evaluations, sample grids and
+  // anila sample / eval / inpaint use θ̄ (training always updates θ).
+  double ema = 0;
+  bool ema_weights = true;
+  // Clip every coordinate of the chains' ∇_z f to ±drift_clip in every sampler step
+  // of training and of the run's evaluations (IGEBM's gradient clip; 0 = off).
+  double drift_clip = 0;
+  AugmentOptions augment;
+  DivergenceOptions divergence;
+  Json to_json() const;  // the "train" section (data_noise lives in "data")
 };
 
 TrainOptions parse_train_options(const Json& section, const std::string& path = "train");
@@ -90,7 +139,8 @@ struct IterationStats {
 // Draws M data points [M, ...] with the given generator.
 using DataFn = std::function<at::Tensor(int64_t M, at::Generator& gen)>;
 
-class SamplerGraph;  // train/sampler_graph.h
+class SamplerGraph;     // train/sampler_graph.h
+class DivergenceGuard;  // train/divergence.h
 
 class Trainer {
  public:
@@ -98,9 +148,27 @@ class Trainer {
           TrainOptions options, at::Generator gen, c10::Device device);
   ~Trainer();
 
-  // One iteration of Algorithm 1. Throws DivergedError on NaN/Inf (state not updated).
+  // One iteration of Algorithm 1. Throws DivergedError on NaN/Inf or when the
+  // divergence guard fires (state not updated).
   IterationStats step(bool collect_sampler_stats);
   int64_t iteration() const { return iteration_; }
+
+  // Multiplies the learning rate (on top of the schedule) by `factor`; kept in checkpoints.
+  void scale_lr(double factor) { lr_scale_ *= factor; }
+  double lr_scale() const { return lr_scale_; }
+
+  // ---- EMA of the parameters (TrainOptions::ema) ----
+  bool has_ema() const { return !ema_.empty(); }
+  // Exchanges the model's parameter values with the EMA's (no-op without EMA); twice
+  // restores both exactly. See EvaluationWeights.
+  void swap_ema();
+  // "ema" when evaluations use the EMA weights, else "raw".
+  std::string evaluation_weights() const {
+    return has_ema() && options_.ema_weights ? "ema" : "raw";
+  }
+
+  // The log-density the chains see: the model, with drift_clip applied when set.
+  std::unique_ptr<LogDensity> chain_log_density() const;
 
   // K sampler steps of the training chains from z0: [M, ...] -> the final state
   // (z, f; grad when run eagerly). Replays the captured CUDA graph when there is
@@ -168,13 +236,44 @@ class Trainer {
   int64_t checkpoint_world_size_ = 1;
   bool replicas_checked_ = false;
   int64_t fault_nan_iteration_ = -1;  // ANILA_FAULT_NAN (tests)
+  double lr_scale_ = 1;
+  std::vector<at::Tensor> ema_;  // EMA of model_->parameters(), same order
+  std::unique_ptr<DivergenceGuard> guard_;
+  void update_ema();
+  double parameter_grad_norm();
+  void write_state(torch::serialize::OutputArchive& archive) const;
+  void read_state(torch::serialize::InputArchive& archive, const std::string& path);
+  void read_model(torch::serialize::InputArchive& archive, const std::string& path);
+  void read_ema(torch::serialize::InputArchive& archive, const std::string& path);
   at::Tensor positives(int64_t M);
   // Averages gradients, loss and energies over the ranks (one allreduce); returns
   // {loss, mean f(x), mean f(z)}; DivergedError naming the ranks whose chains broke.
   std::array<double, 3> average_over_ranks(const at::Tensor& loss, const at::Tensor& f_x,
-                                           const at::Tensor& f_z, bool chains_broke);
+                                           const at::Tensor& f_z, int chains_broke);
+  // The DivergedError message for broken chains (reason 1 NaN/Inf, 2 out of range).
+  std::string chain_failure(int64_t iteration, int reason, const std::string& ranks) const;
   // Internal error unless every rank holds bit-identical parameters.
   void check_replicas(const std::string& when) const;
+};
+
+// Within its scope the trainer's model holds the weights evaluations use (the EMA
+// when TrainOptions::ema and ema_weights are on); the training weights come back,
+// bit for bit, when it ends.
+class EvaluationWeights {
+ public:
+  explicit EvaluationWeights(Trainer& trainer)
+      : trainer_(trainer), swapped_(trainer.evaluation_weights() == "ema") {
+    if (swapped_) trainer_.swap_ema();
+  }
+  ~EvaluationWeights() {
+    if (swapped_) trainer_.swap_ema();
+  }
+  EvaluationWeights(const EvaluationWeights&) = delete;
+  EvaluationWeights& operator=(const EvaluationWeights&) = delete;
+
+ private:
+  Trainer& trainer_;
+  bool swapped_;
 };
 
 }  // namespace anila
