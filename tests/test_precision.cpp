@@ -163,7 +163,7 @@ TEST(Precision, ConfigRecordsPrecisionAndRejectsBadValues) {
   EXPECT_NE(msg.find("allowed: contiguous, channels_last"), std::string::npos) << msg;
   msg = test::user_error_message([] { make_model({{"type", "mlp"}, {"precision", "bf16"}}, {2}); });
   EXPECT_NE(msg.find("model.precision: bf16 is for the image models"), std::string::npos) << msg;
-  msg = test::user_error_message([] { build_setup({{"train", {{"cuda_graph", "yes"}}}}); });
+  msg = test::user_error_message([] { build_setup(Json{{"train", {{"cuda_graph", "yes"}}}}); });
   EXPECT_NE(msg.find("train.cuda_graph: unknown value \"yes\""), std::string::npos) << msg;
   // The resolved config of a run records both.
   EXPECT_EQ(build_setup(Json::object()).config["train"]["cuda_graph"], "auto");

@@ -426,7 +426,9 @@ TEST_F(BadInputCli, DataFiles) {
   const std::string out = dir_ / "out";
   const std::string idx = dir_ / "train-images-idx3-ubyte";
   spit(idx, std::string("\x00\x00\x08\x03\xff\xff\xff\xff\x00\x01\x00\x00\x00\x01\x00\x00", 16));
-  spit(dir_ / "idx.json", R"({"data": {"type": "idx", "path": ")" + idx + R"("}})");
+  // Image configs with an image model: a config mistake would be reported first.
+  spit(dir_ / "idx.json",
+       R"({"model": {"type": "convnet"}, "data": {"type": "idx", "path": ")" + idx + R"("}})");
   expect_user_error("train --config " + (dir_ / "idx.json") + " --out " + out,
                     idx +
                         ": header says 4294967295 images of 65536×65536 (count × rows × cols = "
@@ -446,7 +448,8 @@ TEST_F(BadInputCli, DataFiles) {
   png[png.size() - 20] ^= 1;
   spit(dir_ / "pngs/only.png", png);
   spit(dir_ / "png.json",
-       R"({"data": {"type": "image_folder", "size": 8, "path": ")" + (dir_ / "pngs") + R"("}})");
+       R"({"model": {"type": "resnet"}, "data": {"type": "image_folder", "size": 8, "path": ")" +
+           (dir_ / "pngs") + R"("}})");
   expect_user_error("train --config " + (dir_ / "png.json") + " --out " + out,
                     "only.png: damaged (CRC mismatch in chunk IDAT)", out);
 }

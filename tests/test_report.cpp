@@ -10,7 +10,10 @@
 
 #include "test_util.h"
 
+#include <cmath>
 #include <cstdio>
+
+#include <fmt/format.h>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -21,8 +24,11 @@
 #include "anila/io/files.h"
 #include "anila/io/image.h"
 #include "anila/io/report.h"
+#include "anila/io/results.h"
 
+using anila::Json;
 using anila::UserError;
+namespace io = anila::io;
 using namespace anila::io;
 
 namespace {
@@ -98,6 +104,43 @@ Image test_image(int w, int h, uint8_t shade) {
 }
 
 // ---- base64 and escaping ---------------------------------------------------------
+
+// The results table of compare, reproduce and sample: mean ± sd (n − 1) per
+// sampler over finite values, diverged runs counted in the label and in the
+// cells they leave empty, text columns shown as given, CSV of means and sds.
+TEST(ResultsTable, MeanSdPerGroupWithDivergedRunsCounted) {
+  io::ResultsTable t({{"kl", "model kl", "{:.3f}"}, {"note", "note", ""}});
+  t.add({"langevin", 0, {{"kl", 0.1}, {"note", "a"}}});
+  t.add({"langevin", 1, {{"kl", 0.3}}});
+  t.add({"anila", 0, {{"kl", 0.2}}});
+  t.add({"anila", 1, Json::object(), /*diverged=*/true});
+  t.add({"hmc", 0, {{"kl", NAN}}, /*diverged=*/true, "diverged at step 40"});
+  EXPECT_EQ(t.groups(), (std::vector<std::string>{"langevin", "anila", "hmc"}));
+  const io::Column& kl = t.columns()[0];
+  EXPECT_EQ(t.cell("langevin", kl), fmt::format("0.200 ± {:.3f}", 0.2 / std::sqrt(2.0)));
+  EXPECT_EQ(t.cell("anila", kl), "0.200 (1/2 diverged)");
+  EXPECT_EQ(t.label("anila"), "anila (1 of 2 diverged)");
+  EXPECT_EQ(t.cell("hmc", kl), "-");  // a value, but not a finite one
+  EXPECT_EQ(t.label("hmc"), "hmc (diverged at step 40)");
+  EXPECT_EQ(t.cell("langevin", t.columns()[1]), "a");
+  EXPECT_EQ(t.cell("anila", t.columns()[1]), "-");
+
+  io::ResultsTable all({{"kl", "kl", "{:.3f}"}});
+  all.add({"gd", 0, Json::object(), true});
+  all.add({"gd", 1, Json::object(), true});
+  EXPECT_EQ(all.cell("gd", all.columns()[0]), "diverged (2/2)");
+
+  const std::string csv = t.csv();
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "sampler,runs,diverged,kl_mean,kl_sd");
+  EXPECT_NE(csv.find(fmt::format("langevin,2,0,0.2,{:.9g}", 0.2 / std::sqrt(2.0))),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find("anila,2,1,0.2,\n"), std::string::npos) << csv;
+  const Json j = t.to_json();
+  EXPECT_EQ(j[0]["kl"]["n"], 2);
+  EXPECT_EQ(j[1]["diverged"], 1);
+  EXPECT_NE(t.markdown().find("| anila (1 of 2 diverged) "), std::string::npos) << t.markdown();
+}
 
 TEST(Report, Base64Rfc4648TestVectors) {
   EXPECT_EQ(base64_encode(""), "");

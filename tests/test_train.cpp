@@ -334,6 +334,29 @@ TEST(Configs, CompareOverridesGetAMigrationMessage) {
   }
 }
 
+// A config is validated and resolved without opening its image files: the
+// shape comes from the data section; the files are read by build_setup, and a
+// missing folder is then a one-line error naming data.path.
+TEST(Configs, ValidationOpensNoImageFile) {
+  test::TempDir tmp;
+  const std::string missing = tmp / "no-such-folder";
+  Json config = {{"data", {{"type", "image_folder"}, {"path", missing}, {"size", 32}}},
+                 {"model", {{"type", "convnet"}, {"n_f", 4}}},
+                 {"train", {{"iterations", 2}, {"batch_size", 4}, {"mcmc_steps", 2}}},
+                 {"chains", {{"type", "noise"}}}};
+  const RunConfig parsed = parse_run_config(config);
+  EXPECT_TRUE(parsed.image_data);
+  EXPECT_EQ(parsed.sample_shape, (std::vector<int64_t>{3, 32, 32}));
+  EXPECT_EQ(parsed.config["data"]["path"], missing);
+  EXPECT_EQ(resolve_config(config), parsed.config);
+  const std::string m = test::user_error_message([&] { build_setup(parsed); });
+  EXPECT_NE(m.find("data.path"), std::string::npos) << m;
+  // A bad key of the data section is still an error at validation.
+  config["data"]["channels"] = 2;
+  const std::string bad = test::user_error_message([&] { parse_run_config(config); });
+  EXPECT_NE(bad.find("data.channels"), std::string::npos) << bad;
+}
+
 // A comparison runs each sampler with its own settings (samplers.<type>), also
 // when the base config's sampler is another type, and the run folder records
 // exactly what ran.

@@ -15,7 +15,8 @@ namespace anila::cli {
 
 namespace {
 struct BenchArgs {
-  std::string config, samplers;
+  std::string config;
+  std::vector<std::string> samplers;
   std::vector<std::string> sets;
   std::string device;
   BenchOptions options;
@@ -30,7 +31,8 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--set", args->sets, "Override a config key: section.key=value (repeatable)");
   add_device_option(cmd, args->device);
   cmd->add_option("--samplers", args->samplers,
-                  "Comma-separated samplers (default: bench.samplers or langevin,anila)");
+                  "Comma-separated samplers (default: bench.samplers or langevin,anila)")
+      ->delimiter(',');
   cmd->add_option("--iterations", args->options.iterations,
                   "Training iterations per timing (default: bench.iterations or 20)")
       ->check(CLI::PositiveNumber);
@@ -49,7 +51,7 @@ void add_bench(CLI::App& app) {
   cmd->callback([args]() {
     Json config = load_config(args->config, args->sets, args->device);
     apply_threads(config);
-    args->options.samplers = split_commas(args->samplers);
+    args->options.samplers = args->samplers;
     Json result = bench_config(config, args->options);
     result["config"] = args->config;
     std::cout << result.dump(2) << std::endl;

@@ -23,8 +23,6 @@ void add_device_option(CLI::App* cmd, std::string& device);
 void apply_threads(const Json& config);
 // A CLI11 check that refuses an empty value (--out "").
 const CLI::Validator& non_empty();
-// "a,b,,c" -> {"a", "b", "c"}
-std::vector<std::string> split_commas(const std::string& text);
 // "configs/rings.json" -> "rings"
 std::string config_stem(const std::string& path);
 

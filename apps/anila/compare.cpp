@@ -10,7 +10,8 @@ namespace anila::cli {
 
 namespace {
 struct CompareArgs {
-  std::string config, out, samplers = kDefaultComparedSamplers;
+  std::string config, out;
+  std::vector<std::string> samplers;
   std::vector<std::string> sets;
   std::string device;
   int64_t seeds = 1, jobs = 0;
@@ -27,7 +28,8 @@ void add_compare(CLI::App& app) {
   cmd->add_option("--config", args->config, "JSON config file")->required();
   CLI::Option* samplers = cmd->add_option("--samplers", args->samplers,
                                           "Comma-separated sampler types (default: the config's "
-                                          "compare.samplers, else langevin,anila)");
+                                          "compare.samplers, else langevin,anila)")
+                              ->delimiter(',');
   CLI::Option* seeds = cmd->add_option(
       "--seeds", args->seeds, "Seeds per sampler, mean ± sd (default: compare.seeds, else 1)");
   cmd->add_option("--set", args->sets, "Override a config key: section.key=value (repeatable)");
@@ -40,16 +42,19 @@ void add_compare(CLI::App& app) {
   cmd->callback([args, samplers, seeds]() {
     Json config = load_config(args->config, args->sets, args->device);
     const Json section = config.value("compare", Json::object());
-    if (samplers->count() == 0 && section.is_object() && section.contains("samplers") &&
-        section["samplers"].is_string()) {
-      args->samplers = section["samplers"].get<std::string>();
+    std::vector<std::string> names = args->samplers;
+    if (samplers->count() == 0) {
+      const bool in_config =
+          section.is_object() && section.contains("samplers") && section["samplers"].is_string();
+      names = split_list(in_config ? section["samplers"].get<std::string>()
+                                   : std::string(kDefaultComparedSamplers));
     }
     if (seeds->count() == 0 && section.is_object() && section.contains("seeds") &&
         section["seeds"].is_number_integer()) {
       args->seeds = section["seeds"].get<int64_t>();
     }
     CompareOptions co;
-    co.samplers = split_commas(args->samplers);
+    co.samplers = names;
     co.seeds = args->seeds;
     co.jobs = args->jobs;
     co.force = args->force;

@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include "anila/config.h"
 #include "anila/train/distributed.h"
@@ -49,15 +48,6 @@ const CLI::Validator& non_empty() {
       [](std::string& value) { return value.empty() ? std::string("must not be empty") : ""; },
       "NON-EMPTY");
   return check;
-}
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
 }
 
 std::string config_stem(const std::string& path) {

@@ -81,6 +81,10 @@ std::string closest_match(const std::string& word, const std::vector<std::string
 // "a, b, c"
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
 
+// The items of a comma-separated list, trimmed, empty ones dropped
+// ("langevin, anila," -> {"langevin", "anila"}): compare.samplers, bench.samplers.
+std::vector<std::string> split_list(const std::string& text);
+
 // `s` without leading and trailing whitespace (space, \t, \n, \r, \f, \v).
 std::string trim(const std::string& s);
 

@@ -309,58 +309,85 @@ bool is_image_dataset_type(const std::string& type) {
   return std::find(types.begin(), types.end(), type) != types.end();
 }
 
-ImageDataset load_image_dataset(const Json& section, const std::string& path) {
-  ConfigReader r(section, path);
-  const std::string type = r.choice("type", "idx", image_dataset_types());
-  r.allow({"noise"});  // data noise σ_data, applied by the trainer
-  const int64_t limit = r.integer("limit", 0, Range::non_negative());
+namespace {
 
-  if (type == "image_folder") {
-    if (!r.has("path")) throw UserError(r.key_path("path") + ": required for type image_folder");
-    reject_key(r, "split", type, "put train and test images in separate folders");
-    reject_key(r, "classes", type, "an image folder has no labels");
-    const std::string folder = r.string("path", "");
-    const int64_t size = r.integer("size", 32, Range::at_least(1));
-    const int64_t channels = r.integer("channels", 3, Range::at_least(1));
-    if (channels != 1 && channels != 3) {
-      throw UserError(r.key_path("channels") + ": expected 1 (luminance) or 3 (RGB), got " +
-                      std::to_string(channels));
-    }
-    r.finish();
-    internal::FolderImages f =
-        internal::load_image_folder(folder, size, channels, limit, r.key_path("path"));
-    return ImageDataset{f.images, at::Tensor(), internal::folder_name(folder),
-                        std::move(f.warnings)};
+// An image data section read and checked (no file opened yet).
+struct ImageSource {
+  std::string type, source, split, key_path, classes_key;
+  int64_t limit = 0, size = 0, channels = 3;
+  std::vector<int64_t> classes;
+};
+
+ImageSource parse_folder_section(ConfigReader& r, ImageSource src) {
+  if (!r.has("path")) throw UserError(r.key_path("path") + ": required for type image_folder");
+  reject_key(r, "split", src.type, "put train and test images in separate folders");
+  reject_key(r, "classes", src.type, "an image folder has no labels");
+  src.source = r.string("path", "");
+  src.size = r.integer("size", 32, Range::at_least(1));
+  src.channels = r.integer("channels", 3, Range::at_least(1));
+  if (src.channels != 1 && src.channels != 3) {
+    throw UserError(r.key_path("channels") + ": expected 1 (luminance) or 3 (RGB), got " +
+                    std::to_string(src.channels));
   }
+  r.finish();
+  return src;
+}
 
+ImageSource parse_image_section(const Json& section, const std::string& path) {
+  ConfigReader r(section, path);
+  ImageSource src;
+  src.type = r.choice("type", "idx", image_dataset_types());
+  r.allow({"noise"});  // data noise σ_data, applied by the trainer
+  src.limit = r.integer("limit", 0, Range::non_negative());
+  src.key_path = r.key_path("path");
+  src.classes_key = r.key_path("classes");
+  if (src.type == "image_folder") return parse_folder_section(r, src);
+
+  const std::string& type = src.type;
   reject_key(r, "channels", type, type == "idx" ? "IDX images have 1 channel" : "CIFAR-10 is RGB");
   if (type == "cifar10" && !r.has("path")) {
     throw UserError(r.key_path("path") +
                     ": required for type cifar10 (the folder holding data_batch_1.bin ... "
                     "test_batch.bin from cifar-10-binary.tar.gz)");
   }
-  const std::string source =
+  src.source =
       r.string("path", type == "idx" ? std::string(kDefaultFashionMnistPath) : std::string());
-  const std::string split = r.choice("split", "train", {"train", "test"});
-  const int64_t size = r.integer("size", 0, Range::non_negative());
-  std::vector<int64_t> classes;
+  src.split = r.choice("split", "train", {"train", "test"});
+  src.size = r.integer("size", 0, Range::non_negative());
   if (r.has("classes")) {
     r.allow({"classes"});
-    classes = read_classes(section, r.key_path("classes"));
+    src.classes = read_classes(section, r.key_path("classes"));
   }
   r.finish();
-
-  if (size > 0) {
+  if (src.size > 0) {
     // Before reading: the resized images are N × C × S × S floats.
-    check_memory(r.key_path("size") + " = " + std::to_string(size) + " (one image " +
-                     format_bytes(4.0 * 3 * double(size) * double(size)) + ")",
-                 4.0 * 3 * double(size) * double(size));
+    const double one = 4.0 * 3 * double(src.size) * double(src.size);
+    check_memory(r.key_path("size") + " = " + std::to_string(src.size) + " (one image " +
+                     format_bytes(one) + ")",
+                 one);
   }
-  internal::ByteImages bytes = type == "idx"
-                                   ? internal::read_idx(source, split, r.key_path("path"))
-                                   : internal::read_cifar10(source, split, r.key_path("path"));
-  filter_bytes(bytes, classes, limit, r.key_path("classes"), source);
-  return ImageDataset{internal::bytes_to_images(bytes.pixels, size), bytes.labels, bytes.name,
+  return src;
+}
+
+}  // namespace
+
+void check_image_section(const Json& section, const std::string& path) {
+  parse_image_section(section, path);
+}
+
+ImageDataset load_image_dataset(const Json& section, const std::string& path) {
+  const ImageSource src = parse_image_section(section, path);
+  if (src.type == "image_folder") {
+    internal::FolderImages f =
+        internal::load_image_folder(src.source, src.size, src.channels, src.limit, src.key_path);
+    return ImageDataset{f.images, at::Tensor(), internal::folder_name(src.source),
+                        std::move(f.warnings)};
+  }
+  internal::ByteImages bytes = src.type == "idx"
+                                   ? internal::read_idx(src.source, src.split, src.key_path)
+                                   : internal::read_cifar10(src.source, src.split, src.key_path);
+  filter_bytes(bytes, src.classes, src.limit, src.classes_key, src.source);
+  return ImageDataset{internal::bytes_to_images(bytes.pixels, src.size), bytes.labels, bytes.name,
                       std::move(bytes.warnings)};
 }
 

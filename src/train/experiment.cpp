@@ -648,11 +648,14 @@ std::unique_ptr<io::RunLock> prepare_folder(const std::string& dir, bool force, 
 }  // namespace
 
 Json resolve_config(const Json& config) {
-  return build_setup(config).config;
+  return parse_run_config(config).config;
 }
 
 Json run_experiment(const Json& config, const RunOptions& options) {
   Json resolved = resolve_config(config);  // every user error before touching disk
+  // The data too (a missing or damaged file is an error before any folder
+  // exists); image data is loaded once per process, so the run reuses it.
+  const RunSetup data = build_setup(resolved);
   const bool lead = !options.comm || options.comm->rank() == 0;  // rank 0 owns the folder
   bool created = false;
   std::unique_ptr<io::RunLock> lock;

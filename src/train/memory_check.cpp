@@ -21,7 +21,8 @@ void check_count(const std::string& key, int64_t count, double d, double copies,
 
 }  // namespace
 
-void check_run_memory(const RunSetup& s, const ChainOptions& chains) {
+void check_run_memory(const RunConfig& s) {
+  const ChainOptions& chains = s.chains;
   double d = 1;
   for (int64_t v : s.sample_shape) d *= double(v);
   check_count("train.batch_size", s.train.batch_size, d, 4);
@@ -29,7 +30,7 @@ void check_run_memory(const RunSetup& s, const ChainOptions& chains) {
     const double width = chains.storage == "uint8" ? 1 : chains.storage == "float16" ? 2 : 4;
     check_count("chains.bank_size", chains.bank_size, d, 1, width);
   }
-  if (s.images) {
+  if (s.image_data) {
     check_count("eval.fd_samples", s.eval.fd_samples, d, 3);
   } else {
     check_count("eval.samples", s.eval.samples, d, 3);

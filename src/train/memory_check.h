@@ -15,6 +15,6 @@ namespace anila {
 
 // UserError naming the key ("train.batch_size = 1000000000000 needs at least
 // 32.0 TB of memory; ...") when one of B, N, E cannot fit in physical memory.
-void check_run_memory(const RunSetup& s, const ChainOptions& chains);
+void check_run_memory(const RunConfig& c);
 
 }  // namespace anila

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
@@ -17,6 +18,7 @@
 #include "anila/io/files.h"
 #include "anila/io/image.h"
 #include "anila/io/plot.h"
+#include "anila/io/results.h"
 #include "anila/models/energy.h"
 #include "anila/samplers/adapt.h"
 #include "anila/samplers/registry.h"
@@ -78,10 +80,6 @@ Json sampler_section(const SampleOptions& o, const std::string& type) {
 at::Tensor stored_coordinates(int64_t D, int64_t k) {
   if (D <= k) return at::arange(D, at::kLong);
   return at::linspace(0, static_cast<double>(D - 1), k, at::kDouble).round().to(at::kLong);
-}
-
-std::string fmt_num(double v, const char* spec = "{:.3g}") {
-  return std::isfinite(v) ? fmt::format(fmt::runtime(spec), v) : "-";
 }
 
 void write_plots(const std::string& dir, const at::Tensor& draws, const at::Tensor& coords,
@@ -159,10 +157,8 @@ void write_plots(const std::string& dir, const at::Tensor& draws, const at::Tens
   io::write_png(io::contour_scatter(xy, field, box, levels, so), dir + "/scatter.png");
 }
 
-}  // namespace
-
-Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
-  // ---- validate everything before touching the disk ----
+// Every user mistake before the disk is touched: sections, counts, memory.
+void check_sample_options(const SampleProblem& problem, const SampleOptions& options) {
   check_sampler_list(options.samplers, "--samplers");
   const auto valid = sampler_types();
   for (auto& [key, value] : options.sampler_config.items()) {
@@ -176,30 +172,27 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
           "; use sampler.KEY for every sampler or <sampler>.KEY for one of: " + join(valid));
     }
   }
-  std::vector<SamplerOptions> parsed;
-  for (const auto& name : options.samplers) {
-    parsed.push_back(parse_sampler_options(sampler_section(options, name), name));
-  }
   if (options.chains < 2) throw UserError("--chains: need at least 2 chains for R-hat");
   if (options.steps < 4) throw UserError("--steps: need at least 4 kept steps");
   if (options.warmup < 0) throw UserError("--warmup: must be >= 0");
   if (options.store_dims < 1) {
     throw UserError("--store-dims: must be >= 1, got " + std::to_string(options.store_dims));
   }
-  {
-    // Before any allocation: the chains (states, gradients, proposals) and the
-    // kept draws [steps, chains, min(D, store_dims)].
-    double D = 1;
-    for (int64_t s : problem.sample_shape) D *= double(s);
-    const double kept = std::min(D, double(options.store_dims));
-    check_memory("--chains " + std::to_string(options.chains) + " × " + std::to_string(int64_t(D)) +
-                     " dimensions",
-                 4.0 * 4 * double(options.chains) * D);
-    check_memory("--steps " + std::to_string(options.steps) + " × --chains " +
-                     std::to_string(options.chains) + " kept draws",
-                 4.0 * double(options.steps) * double(options.chains) * kept);
-  }
+  // Before any allocation: the chains (states, gradients, proposals) and the
+  // kept draws [steps, chains, min(D, store_dims)].
+  double D = 1;
+  for (int64_t s : problem.sample_shape) D *= double(s);
+  const double kept = std::min(D, double(options.store_dims));
+  check_memory("--chains " + std::to_string(options.chains) + " × " + std::to_string(int64_t(D)) +
+                   " dimensions",
+               4.0 * 4 * double(options.chains) * D);
+  check_memory("--steps " + std::to_string(options.steps) + " × --chains " +
+                   std::to_string(options.chains) + " kept draws",
+               4.0 * double(options.steps) * double(options.chains) * kept);
   if (options.out_dir.empty()) throw UserError("no output folder given (--out DIR)");
+}
+
+void prepare_out_folder(const SampleOptions& options) {
   std::error_code ec;
   if (fs::exists(options.out_dir, ec) && !fs::is_empty(options.out_dir, ec)) {
     if (!options.force) {
@@ -209,172 +202,203 @@ Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
   }
   io::make_dirs(options.out_dir);
   io::check_writable(options.out_dir);
+}
 
-  // ---- same starting points for every sampler ----
+// One sampler's chains after warm-up: the kept draws and what the run measured.
+struct SamplerRun {
+  SamplerOptions options;  // as run (adapted step size)
+  std::string step_note;   // where the step came from: given, run's, default, adapted, from X
+  int64_t gradients_per_step = 1;
+  at::Tensor draws;  // [S, C, D']
+  SamplerStats stats;
+  double seconds = 0, seconds_with_warmup = 0;
+  int64_t diverged_at = -1;  // kept step at which a state stopped being finite (-1: never)
+};
+
+// Where an unadjusted sampler's step comes from (see sampling.h), applied to `so`.
+std::string choose_step(const SampleOptions& o, const std::string& name,
+                        const std::map<std::string, double>& adapted, SamplerOptions& so) {
+  const bool given = given_section(o, name).contains("step_size");
+  const bool from_base =
+      o.base_settings.contains(name) && o.base_settings[name].contains("step_size");
+  std::string note = given ? "given" : from_base ? "run's" : "default";
+  const std::string adjusted = counterpart(name);
+  if (!so.metropolis() && !given && adapted.count(adjusted)) {
+    so.step_size = adapted.at(adjusted);
+    note = "from " + adjusted;
+  }
+  return note;
+}
+
+SamplerRun run_sampler(const SampleProblem& problem, const SampleOptions& o, SamplerOptions so,
+                       std::string step_note, const at::Tensor& z0, const at::Tensor& coords) {
+  SamplerRun run;
+  SamplerPtr sampler = make_sampler(so);
+  at::Generator gen = make_generator(o.seed + 1, at::kCPU);
+  ChainState state = ChainState::start(z0, *problem.logp);
+  const auto t0 = std::chrono::steady_clock::now();
+  warm_up(*sampler, state, *problem.logp, o.warmup, o.adapt, gen);
+  if (so.metropolis() && o.adapt && o.warmup > 0) step_note = "adapted";
+  run.draws = at::empty({o.steps, o.chains, coords.size(0)}, at::kFloat);
+  const auto t1 = std::chrono::steady_clock::now();
+  for (int64_t s = 0; s < o.steps; ++s) {
+    sampler->step(state, *problem.logp, gen, &run.stats);
+    run.draws[s].copy_(state.z.reshape({o.chains, -1}).index_select(1, coords));
+    if ((s % 50 == 49 || s + 1 == o.steps) && !state.z.isfinite().all().item<bool>()) {
+      run.diverged_at = s + 1;
+      break;
+    }
+  }
+  const auto t2 = std::chrono::steady_clock::now();
+  run.seconds = std::chrono::duration<double>(t2 - t1).count();
+  run.seconds_with_warmup = std::chrono::duration<double>(t2 - t0).count();
+  run.options = sampler->options();
+  run.step_note = step_note;
+  run.gradients_per_step = sampler->gradients_per_step();
+  return run;
+}
+
+// Distances of the pooled draws to the target's exact moments and samples.
+void score_against_target(const targets::AnalyticTarget& target, const at::Tensor& draws,
+                          const at::Tensor& coords, uint64_t seed, Json& row) {
+  const int64_t Dk = coords.size(0);
+  at::Tensor pooled = draws.reshape({-1, Dk}).to(at::kDouble);
+  at::Tensor mu = target.mean().index_select(0, coords);
+  at::Tensor cov = target.covariance().index_select(0, coords).index_select(1, coords);
+  at::Tensor sd = cov.diagonal().sqrt();
+  row["mean_error"] = ((pooled.mean(0) - mu).abs() / sd).max().item<double>();
+  at::Tensor centred = pooled - pooled.mean(0);
+  at::Tensor emp = centred.t().mm(centred) / (pooled.size(0) - 1);
+  row["cov_error"] = ((emp - cov).norm() / cov.norm()).item<double>();
+  at::Generator exact_gen = make_generator(seed + 2, at::kCPU);
+  const int64_t n = std::min<int64_t>(2000, pooled.size(0));
+  at::Tensor exact = target.sample(n, exact_gen).index_select(1, coords);
+  at::Tensor sub = pooled.index_select(0, at::linspace(0, pooled.size(0) - 1, n).to(at::kLong));
+  row["mmd"] = eval::mmd2(sub, exact);
+  row["energy_distance"] = eval::energy_distance(sub, exact);
+}
+
+// summary.json of one sampler; with its diagnostics and plots written to `dir`.
+Json sampler_summary(const std::string& name, const SamplerRun& run, const SampleProblem& problem,
+                     const SampleOptions& o, const at::Tensor& coords, const std::string& dir) {
+  Json row = {{"sampler", name},
+              {"step_size", run.options.step_size},
+              {"step_size_from", run.step_note},
+              {"gradients_per_step", run.gradients_per_step},
+              {"seconds", run.seconds},
+              {"seconds_with_warmup", run.seconds_with_warmup}};
+  const Json st = run.stats.summary();
+  for (const char* k : {"accept", "gamma"})
+    if (st.contains(k)) row[k] = st[k];
+  if (run.diverged_at >= 0) {
+    row["diverged_at_step"] = run.diverged_at;
+    return row;
+  }
+  const eval::DrawsSummary ds = eval::summarize_draws(run.draws);
+  row["min_ess_bulk"] = ds.min_ess_bulk;
+  row["min_ess_tail"] = ds.min_ess_tail;
+  row["max_rhat"] = ds.max_rhat;
+  const double grads = static_cast<double>(o.steps) * o.chains * run.gradients_per_step;
+  row["ess_per_gradient"] = ds.min_ess_bulk / grads;
+  row["ess_per_second"] = ds.min_ess_bulk / run.seconds;
+  if (problem.target) score_against_target(*problem.target, run.draws, coords, o.seed, row);
+  io::write_atomic(dir + "/diagnostics.json", ds.to_json(/*per_coordinate=*/true).dump(2));
+  write_plots(dir, run.draws, coords, problem, name);
+  return row;
+}
+
+// The summary table: one row per sampler.
+io::ResultsTable sampling_table(const std::vector<Json>& rows, bool with_target) {
+  std::vector<io::Column> columns = {{"step", "step", ""},
+                                     {"accept", "accept", "{:.3f}"},
+                                     {"min_ess_bulk", "min ESS bulk", "{:.0f}"},
+                                     {"min_ess_tail", "min ESS tail", "{:.0f}"},
+                                     {"max_rhat", "max R-hat", "{:.3f}"},
+                                     {"ess_per_gradient", "ESS/grad", "{:.2e}"},
+                                     {"ess_per_second", "ESS/s", "{:.3g}"}};
+  if (with_target) {
+    columns.push_back({"mean_error", "mean err [sd]", "{:.3f}"});
+    columns.push_back({"cov_error", "cov err", "{:.3f}"});
+    columns.push_back({"mmd", "MMD²", "{:.2e}"});
+    columns.push_back({"energy_distance", "energy dist", "{:.3g}"});
+  }
+  columns.push_back({"step_size", "step size", "{:.6g}"});
+  columns.push_back({"seconds", "s", "{:.2f}"});
+  io::ResultsTable table(columns);
+  for (const Json& r : rows) {
+    Json values = r;
+    values["step"] = fmt::format("{:.3g} ({})", r["step_size"].get<double>(),
+                                 r["step_size_from"].get<std::string>());
+    const bool diverged = r.contains("diverged_at_step");
+    const std::string note =
+        diverged ? fmt::format("diverged at step {}", r["diverged_at_step"].get<int64_t>()) : "";
+    table.add({r["sampler"].get<std::string>(), 0, values, diverged, note});
+  }
+  return table;
+}
+
+std::string sampling_markdown(const io::ResultsTable& table, const SampleProblem& problem,
+                              const SampleOptions& o) {
+  return fmt::format(
+             "# {}: samplers compared\n\n{} chains, {} warm-up + {} kept steps, seed {}. ESS is "
+             "the minimum over the stored coordinates (bulk and tail, Vehtari et al. 2021); "
+             "ESS/grad divides it by all gradient evaluations of the kept steps (chains × steps × "
+             "gradients per step); ESS/s by their wall time. mean err is max |mean − exact| in "
+             "units of the exact sd.\n\n",
+             problem.name, o.chains, o.warmup, o.steps, o.seed) +
+         table.markdown();
+}
+
+// Metropolis samplers first, so that unadjusted ones can borrow their adapted steps.
+std::vector<size_t> sampling_order(const std::vector<SamplerOptions>& parsed) {
+  std::vector<size_t> order(parsed.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return parsed[a].metropolis() > parsed[b].metropolis();
+  });
+  return order;
+}
+
+}  // namespace
+
+Json run_sampling(const SampleProblem& problem, const SampleOptions& options) {
+  check_sample_options(problem, options);
+  std::vector<SamplerOptions> parsed;
+  for (const auto& name : options.samplers) {
+    parsed.push_back(parse_sampler_options(sampler_section(options, name), name));
+  }
+  prepare_out_folder(options);
+
+  // The same starting points for every sampler.
   at::Generator init_gen = make_generator(options.seed, at::kCPU);
   const at::Tensor z0 = problem.init(options.chains, init_gen);
   int64_t D = 1;
   for (int64_t s : problem.sample_shape) D *= s;
   const at::Tensor coords = stored_coordinates(D, options.store_dims);
-  const int64_t Dk = coords.size(0);
 
-  // Metropolis samplers first so unadjusted ones can borrow their adapted steps.
-  std::vector<size_t> order(options.samplers.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return parsed[a].metropolis() > parsed[b].metropolis();
-  });
   std::map<std::string, double> adapted;
   std::vector<Json> rows(options.samplers.size());
-
-  for (size_t i : order) {
+  for (size_t i : sampling_order(parsed)) {
     const std::string& name = options.samplers[i];
     SamplerOptions so = parsed[i];
-    const bool given = given_section(options, name).contains("step_size");
-    const bool from_base =
-        options.base_settings.contains(name) && options.base_settings[name].contains("step_size");
-    std::string step_note = given ? "given" : from_base ? "run's" : "default";
-    if (!so.metropolis() && !given && adapted.count(counterpart(name))) {
-      so.step_size = adapted[counterpart(name)];
-      step_note = "from " + counterpart(name);
-    }
-    SamplerPtr sampler = make_sampler(so);
-    at::Generator gen = make_generator(options.seed + 1, at::kCPU);
-    ChainState state = ChainState::start(z0, *problem.logp);
-    const auto t0 = std::chrono::steady_clock::now();
-    warm_up(*sampler, state, *problem.logp, options.warmup, options.adapt, gen);
-    if (so.metropolis() && options.adapt && options.warmup > 0) step_note = "adapted";
-    adapted[name] = sampler->options().step_size;
-
-    at::Tensor draws = at::empty({options.steps, options.chains, Dk}, at::kFloat);
-    SamplerStats stats;
-    const auto t1 = std::chrono::steady_clock::now();
-    int64_t diverged_at = -1;
-    for (int64_t s = 0; s < options.steps; ++s) {
-      sampler->step(state, *problem.logp, gen, &stats);
-      at::Tensor kept = state.z.reshape({options.chains, -1}).index_select(1, coords);
-      draws[s].copy_(kept);
-      if (s % 50 == 49 || s + 1 == options.steps) {
-        if (!state.z.isfinite().all().item<bool>()) {
-          diverged_at = s + 1;
-          break;
-        }
-      }
-    }
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-    const double total_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-    Json row = {{"sampler", name},
-                {"step_size", sampler->options().step_size},
-                {"step_size_from", step_note},
-                {"gradients_per_step", sampler->gradients_per_step()},
-                {"seconds", seconds},
-                {"seconds_with_warmup", total_seconds}};
-    Json st = stats.summary();
-    if (st.contains("accept")) row["accept"] = st["accept"];
-    if (st.contains("gamma")) row["gamma"] = st["gamma"];
+    const std::string note = choose_step(options, name, adapted, so);
+    const SamplerRun run = run_sampler(problem, options, so, note, z0, coords);
+    adapted[name] = run.options.step_size;
     const std::string dir = options.out_dir + "/" + name;
     io::make_dirs(dir);
-    if (diverged_at >= 0) {
-      row["diverged_at_step"] = diverged_at;
-    } else {
-      eval::DrawsSummary ds = eval::summarize_draws(draws);
-      row["min_ess_bulk"] = ds.min_ess_bulk;
-      row["min_ess_tail"] = ds.min_ess_tail;
-      row["max_rhat"] = ds.max_rhat;
-      const double grads =
-          static_cast<double>(options.steps) * options.chains * sampler->gradients_per_step();
-      row["ess_per_gradient"] = ds.min_ess_bulk / grads;
-      row["ess_per_second"] = ds.min_ess_bulk / seconds;
-      if (problem.target) {
-        at::Tensor pooled = draws.reshape({-1, Dk}).to(at::kDouble);
-        at::Tensor mu = problem.target->mean().index_select(0, coords);
-        at::Tensor cov =
-            problem.target->covariance().index_select(0, coords).index_select(1, coords);
-        at::Tensor sd = cov.diagonal().sqrt();
-        row["mean_error"] = ((pooled.mean(0) - mu).abs() / sd).max().item<double>();
-        at::Tensor centred = pooled - pooled.mean(0);
-        at::Tensor emp = centred.t().mm(centred) / (pooled.size(0) - 1);
-        row["cov_error"] = ((emp - cov).norm() / cov.norm()).item<double>();
-        // Distances to exact draws, on the stored coordinates.
-        at::Generator exact_gen = make_generator(options.seed + 2, at::kCPU);
-        const int64_t n = std::min<int64_t>(2000, pooled.size(0));
-        at::Tensor exact = problem.target->sample(n, exact_gen).index_select(1, coords);
-        at::Tensor sub =
-            pooled.index_select(0, at::linspace(0, pooled.size(0) - 1, n).to(at::kLong));
-        row["mmd"] = eval::mmd2(sub, exact);
-        row["energy_distance"] = eval::energy_distance(sub, exact);
-      }
-      io::write_atomic(dir + "/diagnostics.json", ds.to_json(/*per_coordinate=*/true).dump(2));
-      write_plots(dir, draws, coords, problem, name);
-    }
-    io::write_npy(dir + "/draws.npy", draws);
-    io::write_atomic(dir + "/summary.json", row.dump(2) + "\n");
-    rows[i] = row;
+    rows[i] = sampler_summary(name, run, problem, options, coords, dir);
+    io::write_npy(dir + "/draws.npy", run.draws);
+    io::write_atomic(dir + "/summary.json", rows[i].dump(2) + "\n");
     if (!options.quiet) {
       std::cerr << fmt::format("sample: {} done in {:.1f}s (step {:.4g}, {})\n", name,
-                               total_seconds, sampler->options().step_size, step_note);
+                               run.seconds_with_warmup, run.options.step_size, run.step_note);
     }
   }
 
-  // ---- table ----
-  std::vector<std::string> header = {"sampler",      "step",      "accept",   "min ESS bulk",
-                                     "min ESS tail", "max R-hat", "ESS/grad", "ESS/s"};
-  if (problem.target) {
-    for (const char* h : {"mean err [sd]", "cov err", "MMD²", "energy dist"}) header.push_back(h);
-  }
-  std::vector<std::vector<std::string>> cells, csv;
-  std::vector<std::string> csv_header = {
-      "sampler",      "step_size", "step_size_from",   "accept",           "min_ess_bulk",
-      "min_ess_tail", "max_rhat",  "ess_per_gradient", "ess_per_second",   "mean_error",
-      "cov_error",    "mmd",       "energy_distance",  "diverged_at_step", "seconds"};
-  for (const Json& r : rows) {
-    auto num = [&](const char* k) {
-      return r.contains(k) && r[k].is_number() ? r[k].get<double>() : NAN;
-    };
-    std::vector<std::string> c = {
-        r["sampler"].get<std::string>(),
-        fmt_num(num("step_size"), "{:.3g}") + " (" + r["step_size_from"].get<std::string>() + ")",
-        fmt_num(num("accept"), "{:.3f}")};
-    if (r.contains("diverged_at_step")) {
-      c.push_back(fmt::format("diverged at step {}", r["diverged_at_step"].get<int64_t>()));
-      while (c.size() < header.size()) c.push_back("-");
-    } else {
-      for (const char* k : {"min_ess_bulk", "min_ess_tail"}) c.push_back(fmt_num(num(k), "{:.0f}"));
-      c.push_back(fmt_num(num("max_rhat"), "{:.3f}"));
-      c.push_back(fmt_num(num("ess_per_gradient"), "{:.2e}"));
-      c.push_back(fmt_num(num("ess_per_second"), "{:.3g}"));
-      if (problem.target) {
-        c.push_back(fmt_num(num("mean_error"), "{:.3f}"));
-        c.push_back(fmt_num(num("cov_error"), "{:.3f}"));
-        c.push_back(fmt_num(num("mmd"), "{:.2e}"));
-        c.push_back(fmt_num(num("energy_distance"), "{:.3g}"));
-      }
-    }
-    cells.push_back(c);
-    std::vector<std::string> line;
-    for (const auto& k : csv_header) {
-      if (!r.contains(k))
-        line.push_back("");
-      else if (r[k].is_string())
-        line.push_back(r[k].get<std::string>());
-      else
-        line.push_back(r[k].is_null() ? "" : fmt::format("{:.9g}", r[k].get<double>()));
-    }
-    csv.push_back(line);
-  }
-  std::string md = fmt::format(
-      "# {}: samplers compared\n\n{} chains, {} warm-up + {} kept steps, seed {}. ESS is the "
-      "minimum over the stored coordinates (bulk and tail, Vehtari et al. 2021); ESS/grad "
-      "divides it by all gradient evaluations of the kept steps (chains × steps × gradients "
-      "per step); ESS/s by their wall time. mean err is max |mean − exact| in units of the "
-      "exact sd.\n\n",
-      problem.name, options.chains, options.warmup, options.steps, options.seed);
-  md += io::markdown_table(header, cells);
+  const io::ResultsTable table = sampling_table(rows, problem.target != nullptr);
+  const std::string md = sampling_markdown(table, problem, options);
   io::write_atomic(options.out_dir + "/summary.md", md);
-  io::write_atomic(options.out_dir + "/summary.csv", io::csv_table(csv_header, csv));
+  io::write_atomic(options.out_dir + "/summary.csv", table.csv_rows());
   if (!options.quiet)
     std::cout << "\n" << md << "\nwrote " << options.out_dir << "/summary.{md,csv}\n";
   Json out_rows = Json::array();

@@ -48,96 +48,117 @@ EvalConfig parse_eval(const Json& section) {
   return e;
 }
 
-}  // namespace
+// The data section: its resolved JSON, and the 2D data set or the image shape.
+Json parse_data(const Json& section, const std::vector<int64_t>& image_shape, RunConfig& c) {
+  if (section.contains("type") && section["type"].is_string() &&
+      data::is_image_dataset_type(section["type"].get<std::string>())) {
+    data::check_image_section(section, "data");
+    c.image_data = true;
+    c.sample_shape = image_shape.empty() ? data::image_shape_hint(section) : image_shape;
+    return section;
+  }
+  c.data = data::make_dataset2d(section, "data");
+  return c.data->to_json();
+}
 
-RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> images) {
-  RunSetup s;
-  ConfigReader top(config, "");
-  s.seed = static_cast<uint64_t>(top.integer("seed", 123, Range::non_negative()));
-  std::string device = top.string("device", "cpu");
-  s.device = parse_device(device);
-  s.threads = top.integer("threads", 1, {0, 1024});
-  s.tf32 = top.boolean("tf32", false);
-  top.string("name", "");
-  top.allow({"reproduce"});  // anila reproduce's own section (configs/reproduce/*.json)
-  Json data_section = top.object("data");
-  if (data_section.is_null()) data_section = Json{{"type", "rings"}};
-  Json data_json;
-  if (data_section.contains("type") && data_section["type"].is_string() &&
-      data::is_image_dataset_type(data_section["type"].get<std::string>())) {
-    s.images = images ? images : data::load_image_dataset_shared(data_section, "data");
-    const auto sizes = s.images->images.sizes();
-    s.sample_shape = {sizes[1], sizes[2], sizes[3]};
-    data_json = data_section;
-  } else {
-    s.data = data::make_dataset2d(data_section, "data");
-    data_json = s.data->to_json();
-  }
-  {
-    ConfigReader dr(data_section, "data");
-    s.data_noise = dr.number("noise", 0.0, Range::non_negative());
-  }
-  EnergyModelPtr model = make_model(top.object("model"), s.sample_shape, "model");
-  top.allow({"sampler", "samplers"});
-  s.sampler = resolve_sampler(config);
-  ChainOptions chains = parse_chain_options(top.object("chains"), "chains");
-  s.train = parse_train_options(top.object("train"), "train");
-  s.train.data_noise = s.data_noise;
-  s.eval = parse_eval(top.object("eval"));
-  if (!s.eval.features.empty() && !s.images) {
+// The compare and bench sections: checked here, read by their commands.
+void check_command_sections(const Json& compare, const Json& bench, const TrainOptions& train) {
+  ConfigReader cr(compare, "compare");
+  if (cr.has("overrides")) reject_compare_overrides(cr.object("overrides"));
+  cr.string("samplers", kDefaultComparedSamplers);
+  cr.integer("seeds", 1, Range::at_least(1));
+  cr.finish();
+  ConfigReader br(bench, "bench");
+  br.integer("batch_size", train.batch_size, Range::at_least(1));
+  br.integer("mcmc_steps", train.mcmc_steps, Range::at_least(1));
+  br.integer("iterations", 20, Range::at_least(1));
+  br.integer("repeats", 5, Range::at_least(1));
+  br.string("samplers", kDefaultComparedSamplers);
+  br.finish();
+}
+
+void check_eval(const RunConfig& c) {
+  if (!c.eval.features.empty() && !c.image_data) {
     throw UserError(
         "eval.features: FD/KID apply to image data; 2D runs report kl, tv and "
         "sample_tv instead (set eval.features to \"\")");
   }
-  if (s.eval.long_run_steps < 0) s.eval.long_run_steps = 10 * s.train.mcmc_steps;
-  if (s.eval.long_run_steps > 0 && s.eval.long_run_steps < s.train.mcmc_steps) {
-    throw UserError("eval.long_run_steps (" + std::to_string(s.eval.long_run_steps) +
-                    ") must be 0 (off) or at least train.mcmc_steps (" +
-                    std::to_string(s.train.mcmc_steps) + ")");
+  const int64_t K = c.train.mcmc_steps;
+  if (c.eval.long_run_steps > 0 && c.eval.long_run_steps < K) {
+    throw UserError("eval.long_run_steps (" + std::to_string(c.eval.long_run_steps) +
+                    ") must be 0 (off) or at least train.mcmc_steps (" + std::to_string(K) + ")");
   }
-  Json compare = top.object("compare");
-  {
-    ConfigReader cr(compare, "compare");
-    if (cr.has("overrides")) reject_compare_overrides(cr.object("overrides"));
-    cr.string("samplers", kDefaultComparedSamplers);
-    cr.integer("seeds", 1, Range::at_least(1));
-    cr.finish();
+  if ((c.chains.type == "persistent" || c.chains.type == "replay") &&
+      c.train.batch_size > c.chains.bank_size) {
+    throw UserError("train.batch_size (" + std::to_string(c.train.batch_size) +
+                    ") is larger than chains.bank_size (" + std::to_string(c.chains.bank_size) +
+                    ")");
   }
-  Json bench = top.object("bench");
-  {
-    ConfigReader br(bench, "bench");
-    br.integer("batch_size", s.train.batch_size, Range::at_least(1));
-    br.integer("mcmc_steps", s.train.mcmc_steps, Range::at_least(1));
-    br.integer("iterations", 20, Range::at_least(1));
-    br.integer("repeats", 5, Range::at_least(1));
-    br.string("samplers", kDefaultComparedSamplers);
-    br.finish();
-  }
+}
+
+}  // namespace
+
+RunConfig parse_run_config(const Json& config, const std::vector<int64_t>& image_shape) {
+  RunConfig c;
+  ConfigReader top(config, "");
+  c.seed = static_cast<uint64_t>(top.integer("seed", 123, Range::non_negative()));
+  const std::string device = top.string("device", "cpu");
+  c.device = parse_device(device);
+  c.threads = top.integer("threads", 1, {0, 1024});
+  c.tf32 = top.boolean("tf32", false);
+  top.string("name", "");
+  top.allow({"reproduce"});  // anila reproduce's own section (configs/reproduce/*.json)
+  Json data_section = top.object("data");
+  if (data_section.is_null()) data_section = Json{{"type", "rings"}};
+  Json data_json = parse_data(data_section, image_shape, c);
+  c.data_noise = ConfigReader(data_section, "data").number("noise", 0.0, Range::non_negative());
+  if (c.data_noise > 0) data_json["noise"] = c.data_noise;
+  EnergyModelPtr model = make_model(top.object("model"), c.sample_shape, "model");
+  top.allow({"sampler", "samplers"});
+  c.sampler = resolve_sampler(config);
+  c.chains = parse_chain_options(top.object("chains"), "chains");
+  c.train = parse_train_options(top.object("train"), "train");
+  c.train.data_noise = c.data_noise;
+  c.eval = parse_eval(top.object("eval"));
+  if (c.eval.long_run_steps < 0) c.eval.long_run_steps = 10 * c.train.mcmc_steps;
+  const Json compare = top.object("compare"), bench = top.object("bench");
+  check_command_sections(compare, bench, c.train);
   top.finish();
-  check_run_memory(s, chains);  // before anything is allocated
+  check_run_memory(c);  // before anything is allocated
+  check_eval(c);
 
-  if ((chains.type == "persistent" || chains.type == "replay") &&
-      s.train.batch_size > chains.bank_size) {
-    throw UserError("train.batch_size (" + std::to_string(s.train.batch_size) +
-                    ") is larger than chains.bank_size (" + std::to_string(chains.bank_size) + ")");
-  }
-
-  if (s.data_noise > 0) data_json["noise"] = s.data_noise;
-  s.config = {{"seed", s.seed},
+  c.config = {{"seed", c.seed},
               {"device", device},
-              {"threads", s.threads},
-              {"tf32", s.tf32},
+              {"threads", c.threads},
+              {"tf32", c.tf32},
               {"data", data_json},
               {"model", model->to_json()},
-              {"chains", chains.to_json()},
-              {"train", s.train.to_json()},
-              {"eval", s.eval.to_json()}};
+              {"chains", c.chains.to_json()},
+              {"train", c.train.to_json()},
+              {"eval", c.eval.to_json()}};
   const Json sampler_sections = resolved_sampler_sections(config);
-  for (auto& [key, section] : sampler_sections.items()) s.config[key] = section;
-  if (config.contains("name")) s.config["name"] = config["name"];
-  if (!compare.is_null()) s.config["compare"] = compare;
-  if (!bench.is_null()) s.config["bench"] = bench;
+  for (auto& [key, section] : sampler_sections.items()) c.config[key] = section;
+  if (config.contains("name")) c.config["name"] = config["name"];
+  if (!compare.is_null()) c.config["compare"] = compare;
+  if (!bench.is_null()) c.config["bench"] = bench;
+  return c;
+}
+
+RunSetup build_setup(const RunConfig& config, std::shared_ptr<data::ImageDataset> images) {
+  RunSetup s;
+  static_cast<RunConfig&>(s) = config;
+  if (!s.image_data) return s;
+  s.images = images ? images : data::load_image_dataset_shared(s.config["data"], "data");
+  const auto sizes = s.images->images.sizes();
+  const std::vector<int64_t> shape = {sizes[1], sizes[2], sizes[3]};
+  // Image files of another size than the section's hint: the model and the
+  // memory checks are resolved again for the shape that was read.
+  if (shape != s.sample_shape) static_cast<RunConfig&>(s) = parse_run_config(s.config, shape);
   return s;
+}
+
+RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> images) {
+  return build_setup(parse_run_config(config), std::move(images));
 }
 
 Json EvalConfig::to_json() const {

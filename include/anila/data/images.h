@@ -70,6 +70,10 @@ extern const char* kDefaultFashionMnistPath;
 // bad option, a missing or malformed file, or when nothing usable remains.
 ImageDataset load_image_dataset(const Json& section, const std::string& path = "data");
 
+// Checks `section` as load_image_dataset does (every key, type and range)
+// without opening any file: a config's validation before a run starts.
+void check_image_section(const Json& section, const std::string& path = "data");
+
 // The same, loaded once per process: later calls with an equal section (data
 // noise aside) share the first call's dataset, so the runs of one `anila
 // compare`, and a config's validation and its run, decode the files once. The

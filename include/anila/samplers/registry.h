@@ -49,6 +49,9 @@ struct SamplerSpec {
 // The samplers `anila compare` and `anila bench` run when neither the command
 // line nor the config's compare/bench section names any.
 inline constexpr const char* kDefaultComparedSamplers = "langevin,anila";
+// The samplers `anila sample` runs on an analytic target or a 2D run when the
+// command line names none.
+inline constexpr const char* kDefaultSampledSamplers = "mala,anila-mh,hmc";
 
 // The table, in the order commands list the types.
 const std::vector<SamplerSpec>& sampler_registry();

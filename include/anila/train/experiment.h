@@ -48,7 +48,8 @@ namespace dist {
 class Communicator;
 }
 
-// Validates `config` and returns it with every default filled in. Throws UserError.
+// Validates `config` and returns it with every default filled in, without
+// loading its data (parse_run_config, anila/train/setup.h). Throws UserError.
 Json resolve_config(const Json& config);
 
 struct RunOptions {

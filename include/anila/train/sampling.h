@@ -20,6 +20,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,5 +85,33 @@ Json sample_analytic_target(const Json& target_section, const SampleOptions& opt
 // command-line keys of options.sampler_config on top; contours of f/ε² at the
 // given noise_scale (default: the run's temperature). UserError for an image run.
 Json sample_trained_run(const LoadedRun& run, SampleOptions options);
+
+// Everything `anila sample` is asked, before it is known whether the target is
+// analytic, a trained 2D run or a trained image run; sample() applies the
+// command's policy and returns what the chosen path returns:
+//   target       sample_analytic_target on {"type": target, "dim": dim, target.* keys}
+//   2D run       sample_trained_run (the run's settings per sampler type)
+//   image run    generate_images: K steps of each sampler from the run's noise (or data)
+// Values left empty are the path's defaults: samplers mala,anila-mh,hmc (image
+// runs: the run's own sampler), chains 100 (images 64), steps 1000 (images: the
+// run's K), out_dir runs/sample-<target> or <run>/sample.
+struct SampleRequest {
+  std::string target;      // an analytic target name, or
+  std::string checkpoint;  // a run folder or checkpoint file
+  // --set keys: target.KEY (targets only), sampler.KEY (every sampler), <type>.KEY (one).
+  Json sets = Json::object();
+  std::optional<int64_t> dim;         // target dimension (none: the target's)
+  std::vector<std::string> samplers;  // empty: the default above
+  std::optional<int64_t> chains, steps;
+  int64_t warmup = 500, store_dims = 100;
+  std::string init;  // image runs: noise | data ("": noise)
+  uint64_t seed = 123;
+  bool adapt = true, force = false, quiet = false;
+  std::string out_dir;
+};
+
+// UserError for a request that mixes the paths (both or neither of target and
+// checkpoint, --dim or target.* with a checkpoint, --init without an image run).
+Json sample(const SampleRequest& request);
 
 }  // namespace anila

@@ -1,9 +1,10 @@
 // setup.h — a config turned into the objects of a run: the library's way to
 // get a Trainer (and its data, model, sampler and chains) from a config.
 //
-// build_setup validates a config (every user mistake is a UserError naming the
-// key) and resolves it: RunSetup::config is the resolved JSON that config.json
-// records, the other members the typed pieces. make_trainer builds the model
+// parse_run_config validates a config (every user mistake is a UserError naming
+// the key) and resolves it without loading data: RunConfig::config is the
+// resolved JSON that config.json records, the other members the typed pieces.
+// build_setup adds the loaded data. make_trainer builds the model
 // (seeded), the sampler, the chain source and the trainer from it. Every
 // command (train, compare, bench, eval, sample, inpaint, reproduce) builds its
 // runs this way.
@@ -19,6 +20,7 @@
 
 #include <c10/core/Device.h>
 
+#include "anila/chains/chain_source.h"
 #include "anila/common.h"
 #include "anila/data/dataset2d.h"
 #include "anila/data/images.h"
@@ -52,24 +54,40 @@ struct EvalConfig {
   Json to_json() const;
 };
 
-// Everything a run needs, read from a config (validated; UserError otherwise).
-struct RunSetup {
-  Json config;  // resolved: every default filled in
+// A config read and validated once, typed. Nothing is trained and no image
+// file is opened: an image run's sample shape comes from its data section
+// (data::image_shape_hint). A 2D point set is built here (a CSV file is read)
+// and the run reuses it. Every user mistake is a UserError naming the key, so
+// commands call this before they create any folder.
+struct RunConfig {
+  Json config;  // resolved: every default filled in (what config.json records)
   uint64_t seed = 0;
   int64_t threads = 1;
   bool tf32 = false;  // CUDA: allow TensorFloat-32 in matmuls/convolutions
   c10::Device device{c10::kCPU};
-  std::unique_ptr<data::Dataset2D> data;       // 2D data (null for images)
-  std::shared_ptr<data::ImageDataset> images;  // image data (null for 2D)
-  std::vector<int64_t> sample_shape{2};        // one sample: {2} or {C, H, W}
+  bool image_data = false;                // data.type is an image format
+  std::shared_ptr<data::Dataset2D> data;  // 2D data (null for images)
+  std::vector<int64_t> sample_shape{2};   // one sample: {2} or {C, H, W}
   double data_noise = 0;
+  ChainOptions chains;
   EvalConfig eval;
   TrainOptions train;
   SamplerOptions sampler;  // the sampler that runs (resolve_sampler)
 };
 
-// `images`, when given, replaces loading the config's image data (benchmarks
-// of configs whose data is not on this machine).
+// `image_shape` (when not empty) replaces the data section's shape hint: the
+// shape of image data already loaded.
+RunConfig parse_run_config(const Json& config, const std::vector<int64_t>& image_shape = {});
+
+// Everything a run needs: the typed config and its loaded data.
+struct RunSetup : RunConfig {
+  std::shared_ptr<data::ImageDataset> images;  // image data (null for 2D)
+};
+
+// Loads the data of a parsed config (image data once per process, see
+// data::load_image_dataset_shared). `images`, when given, replaces loading
+// (benchmarks of configs whose data is not on this machine).
+RunSetup build_setup(const RunConfig& config, std::shared_ptr<data::ImageDataset> images = nullptr);
 RunSetup build_setup(const Json& config, std::shared_ptr<data::ImageDataset> images = nullptr);
 
 // Model (seeded init), sampler, chain source and trainer for a resolved config.
