@@ -4,7 +4,7 @@
 // ConvNet (n_f = 32, 3×32×32, M = 100) in float32, bf16 autocast, channels-last
 // and both, to compare in one process, interleaved, several rounds:
 //
-//   build/anila_bench --benchmark_min_time=0.2 --benchmark_filter=SamplerStep
+//   build/anila_bench --benchmark_min_time=0.2 --benchmark_filter='SamplerStep|MlpValueAndGrad'
 //   build/anila_bench --benchmark_filter=ImageStep --benchmark_repetitions=4 \
 //     --benchmark_enable_random_interleaving=true --benchmark_min_time=1
 #include <ATen/ATen.h>
@@ -17,12 +17,13 @@
 namespace {
 
 void BM_SamplerStep(benchmark::State& st, const char* type, double threshold) {
-  at::set_num_threads(1);
+  anila::set_threads(1);
   at::manual_seed(0);
   auto model = anila::make_model({{"type", "mlp"}}, {2});
   anila::ModelLogDensity logp(model);
-  auto sampler = anila::make_sampler(
-      anila::Json{{"type", type}, {"step_size", 0.02}, {"threshold", threshold}});
+  anila::Json options{{"type", type}, {"step_size", 0.02}};
+  if (threshold > 0) options["threshold"] = threshold;  // AniLA's b
+  auto sampler = anila::make_sampler(options);
   at::Generator gen = anila::make_generator(1, at::kCPU);
   // Every timed iteration runs kSteps steps from the same start, so Langevin
   // and AniLA chains are timed on the same region of the landscape.
@@ -37,15 +38,33 @@ void BM_SamplerStep(benchmark::State& st, const char* type, double threshold) {
   st.SetItemsProcessed(st.iterations() * st.range(0) * kSteps);
 }
 
-BENCHMARK_CAPTURE(BM_SamplerStep, langevin, "langevin", 0.01)->Arg(100)->Arg(1000);
+BENCHMARK_CAPTURE(BM_SamplerStep, langevin, "langevin", 0.0)->Arg(100)->Arg(1000);
 BENCHMARK_CAPTURE(BM_SamplerStep, anila, "anila", 0.01)->Arg(100)->Arg(1000);
 // b so large that γ ≡ 1: the same chains as Langevin, so any difference is the
 // cost of computing γ and applying it, not a change in where the chains go.
 BENCHMARK_CAPTURE(BM_SamplerStep, anila_gamma1, "anila", 1e9)->Arg(100)->Arg(1000);
 
+// The default MLP's value and input gradient for M chains, 1 thread: the fused
+// CPU pass (model.fast_path, the default) against the unfused hand-written one.
+void BM_MlpValueAndGrad(benchmark::State& st, bool fast_path) {
+  anila::set_threads(1);
+  at::manual_seed(0);
+  auto model = anila::make_model({{"type", "mlp"}, {"fast_path", fast_path}}, {2});
+  anila::ModelLogDensity logp(model);
+  const at::Tensor z = at::randn({st.range(0), 2}) * 2;
+  for (auto _ : st) {
+    anila::LogDensityValue v = logp(z);
+    benchmark::DoNotOptimize(v.grad.data_ptr());
+  }
+  st.SetItemsProcessed(st.iterations() * st.range(0));
+}
+
+BENCHMARK_CAPTURE(BM_MlpValueAndGrad, fused, true)->Arg(100)->Arg(1000);
+BENCHMARK_CAPTURE(BM_MlpValueAndGrad, unfused, false)->Arg(100)->Arg(1000);
+
 // One Langevin step (value and input gradient + update) of the ConvNet, 1 thread.
 void BM_ImageStep(benchmark::State& st, const char* precision, const char* memory_format) {
-  at::set_num_threads(1);
+  anila::set_threads(1);
   at::manual_seed(0);
   auto model = anila::make_model({{"type", "convnet"},
                                   {"n_f", 32},

@@ -182,6 +182,14 @@ TEST_F(Cli, BenchPrintsJson) {
   EXPECT_GT(j["langevin"]["ms_per_iteration"].get<double>(), 0);
   EXPECT_GT(j["anila"]["us_per_step_per_chain"].get<double>(), 0);
   EXPECT_TRUE(j["anila_overhead_percent"]["step"].is_number());
+  // CPU time, the recorded peak and the fraction of it the MLP's step reached.
+  EXPECT_GT(j["langevin"]["cpu_ms_per_iteration"].get<double>(), 0);
+  EXPECT_GT(j["peak_gflops_per_thread"]["float32"].get<double>(), 0);
+  const double fraction = j["anila"]["fraction_of_peak"].get<double>();
+  EXPECT_GT(fraction, 0);
+  EXPECT_LT(fraction, 1.5);  // a per-thread rate cannot be far above the matrix-product peak
+  EXPECT_EQ(j["precision"], "float32");
+  EXPECT_EQ(j["fast_path"], true);
 }
 
 // Each bad input: exit 2, one line naming the key or file, no run folder left behind.

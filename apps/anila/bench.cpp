@@ -45,6 +45,9 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--steps", args->options.mcmc_steps,
                   "Sampler steps K per iteration (default: bench.mcmc_steps or train.mcmc_steps)")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--measure-peak", args->options.measure_peak,
+                "Measure the CPU's float32/bf16 matrix-product peak in this run (default: the "
+                "recorded figures of docs/performance.md)");
   cmd->callback([args]() {
     Json config = load_config(args->config, args->sets, args->device);
     apply_threads(config);

@@ -228,6 +228,7 @@ EnergyModelPtr make_model(const Json& section, const std::vector<int64_t>& sampl
     o.activation = r.choice("activation", o.activation,
                             {"leaky_relu", "relu", "elu", "silu", "tanh", "softplus"});
     o.negative_slope = r.number("negative_slope", o.negative_slope, Range::non_negative());
+    o.fast_path = r.boolean("fast_path", o.fast_path);
     const ComputeOptions compute = read_compute(r);
     r.finish();
     if (compute.bf16() || compute.channels_last()) {

@@ -3,14 +3,19 @@
 // Forward:  a_i = h_{i-1} W_iᵀ + b_i,  h_i = act(a_i)  (i = 1..L-1),  f = h_{L-1} W_Lᵀ + b_L.
 // Input gradient (no autograd): g_L = W_L (1 × n), then for i = L-1..1:
 //   g ← (g ⊙ act'(a_i)) W_i,   giving ∇_x f: [B, D].
+// On the CPU in float32 the same pass runs fused into kept buffers (mlp_fused.h).
 #include "anila/models/mlp.h"
 
 #include <ATen/ATen.h>
 #include <torch/nn/modules/linear.h>
 
+#include "models/mlp_fused.h"
+
 namespace anila {
 
-MLPEnergy::MLPEnergy(MLPOptions options) : options_(std::move(options)) {
+MLPEnergy::MLPEnergy(MLPOptions options)
+    : options_(std::move(options)),
+      fused_(std::make_unique<MLPFusedPass>(options_.activation, options_.negative_slope)) {
   int64_t in = options_.input_dim;
   std::vector<int64_t> widths = options_.hidden;
   widths.push_back(1);
@@ -50,8 +55,23 @@ at::Tensor MLPEnergy::forward(const at::Tensor& x) {
   return layers_.back()->forward(h).squeeze(1);
 }
 
+MLPEnergy::~MLPEnergy() = default;
+
+bool MLPEnergy::uses_fast_path(const at::Tensor& z) const {
+  return options_.fast_path && MLPFusedPass::applies(z, layers_);
+}
+
 LogDensityValue MLPEnergy::value_and_grad(const at::Tensor& z) {
   at::NoGradGuard no_grad;
+  if (uses_fast_path(z)) {
+    // A second thread evaluating this model meanwhile takes the unfused path.
+    std::unique_lock<std::mutex> lock(fused_->mutex(), std::try_to_lock);
+    if (lock.owns_lock()) return fused_->run(z, layers_);
+  }
+  return unfused_value_and_grad(z);
+}
+
+LogDensityValue MLPEnergy::unfused_value_and_grad(const at::Tensor& z) {
   const int64_t n_hidden = static_cast<int64_t>(layers_.size()) - 1;
   std::vector<at::Tensor> pre(n_hidden);
   at::Tensor h = z.reshape({z.size(0), -1});
@@ -87,6 +107,7 @@ double MLPEnergy::forward_flops() const {
 Json MLPEnergy::to_json() const {
   Json j = {{"type", "mlp"}, {"hidden", options_.hidden}, {"activation", options_.activation}};
   if (options_.activation == "leaky_relu") j["negative_slope"] = options_.negative_slope;
+  j["fast_path"] = options_.fast_path;
   return j;
 }
 

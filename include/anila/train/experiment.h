@@ -129,6 +129,9 @@ struct BenchOptions {
   int64_t repeats = 0;                // timings per measurement (default 5)
   int64_t batch_size = 0;             // M
   int64_t mcmc_steps = 0;             // K
+  // Measure this CPU's matrix-product peak (float32, bf16) in this run instead
+  // of using the recorded figures; "fraction_of_peak" is the step's GFLOP/s over it.
+  bool measure_peak = false;
 };
 Json bench_config(const Json& config, const BenchOptions& options);
 
