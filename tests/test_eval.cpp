@@ -431,9 +431,9 @@ TEST(EvalReport, EndToEndFieldsAndSampleFloor) {
   ASSERT_EQ(rep.data_log_density.sizes(), (at::IntArrayRef{256, 256}));
   EXPECT_EQ(rep.data_log_density.scalar_type(), at::kDouble);
   const Json j = rep.to_json();
-  for (const char* key : {"kl", "tv", "nll", "log_z", "sample_tv", "sample_tv_model", "sample_mmd",
-                          "sample_tv_floor", "data_log_density_exact", "border_mass",
-                          "log_z_half_res"}) {
+  for (const char* key :
+       {"kl", "tv", "nll", "log_z", "sample_tv", "sample_tv_model", "sample_mmd", "sample_tv_floor",
+        "data_log_density_exact", "border_mass", "log_z_half_res"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j.at("kl").get<double>(), rep.kl);

@@ -448,8 +448,8 @@ std::pair<double, double> train_epoch(ClassifierNet& net, torch::optim::Adam& ad
   progress.finish();
   const double epoch_loss = loss_sum / double(seen);
   if (!std::isfinite(epoch_loss)) {
-    throw DivergedError("features train: the loss is not finite in epoch " +
-                        std::to_string(epoch) + " (try a smaller --lr)");
+    throw DivergedError("features train: the loss is not finite in epoch " + std::to_string(epoch) +
+                        " (try a smaller --lr)");
   }
   return {epoch_loss, double(correct) / double(seen)};
 }

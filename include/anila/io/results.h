@@ -28,9 +28,9 @@
 namespace anila::io {
 
 struct Column {
-  std::string key;     // the value's key in each row
-  std::string title;   // the column's header
-  std::string format;  // fmt syntax for numbers ("{:.3f}"); "" for a text column
+  std::string key;        // the value's key in each row
+  std::string title;      // the column's header
+  std::string format;     // fmt syntax for numbers ("{:.3f}"); "" for a text column
   bool csv_only = false;  // in the CSV files, not in the markdown table
 };
 

@@ -5,8 +5,8 @@
 // chains start from the run's noise init (its chain source's `noise`) and run
 // K steps of the chosen sampler with θ frozen, in chunks of `batch` chains.
 // Features: "fmnist" (the built-in Fashion-MNIST classifier; trained once into
-// the per-user cache when missing, eval::default_fmnist_features_path()) or a TorchScript file (e.g. an exported
-// Inception network; see docs/metrics.md). Metric names carry the extractor's
+// the per-user cache when missing, eval::default_fmnist_features_path()) or a TorchScript file
+// (e.g. an exported Inception network; see docs/metrics.md). Metric names carry the extractor's
 // tag: fd_fmnist, kid_fmnist, kid_fmnist_se — FD on the Fashion-MNIST
 // classifier is not Inception FID.
 //
