@@ -47,7 +47,7 @@ at::Tensor AnilaMhSampler::log_acceptance(const ChainState& from, const ChainSta
 at::Tensor AnilaMhSampler::log_acceptance(const ChainState& from, const ChainState& to,
                                           const at::Tensor& from_mean,
                                           const at::Tensor& from_var) const {
-  return (to.f.to(at::kDouble) - from.f.to(at::kDouble)) / temperature() +
+  return log_target_ratio(to.f, from.f, temperature()) +
          (log_proposal(from.z, to.z, to.grad) - log_gaussian(to.z, from_mean, from_var));
 }
 

@@ -36,7 +36,7 @@ at::Tensor HmcSampler::log_acceptance(const at::Tensor& f, const at::Tensor& p,
   auto kinetic = [&](const at::Tensor& q) {
     return 0.5 * sum_per_chain(q.to(at::kDouble).pow(2) * inv_m);
   };
-  return (f_end.to(at::kDouble) - f.to(at::kDouble)) / temperature() + kinetic(p) - kinetic(p_end);
+  return log_target_ratio(f_end, f, temperature()) + kinetic(p) - kinetic(p_end);
 }
 
 HmcSampler::Trajectory HmcSampler::leapfrog(const ChainState& state, const at::Tensor& p0,

@@ -30,8 +30,7 @@ void MalaSampler::step(ChainState& state, const LogDensity& logp, at::Generator&
   at::Tensor back_mean = prop.z + (s / 2) * prop.grad;
   at::Tensor backward =
       -sum_per_chain((state.z - back_mean).to(at::kDouble).pow(2)) / (2 * eps2 * s);
-  at::Tensor log_alpha =
-      (prop.f.to(at::kDouble) - state.f.to(at::kDouble)) / eps2 + (backward - forward);
+  at::Tensor log_alpha = log_target_ratio(prop.f, state.f, eps2) + (backward - forward);
   metropolis_update(state, prop, log_alpha, gen, stats);
 }
 

@@ -1,5 +1,6 @@
 // rwm.cpp — random-walk Metropolis (see anila/samplers/rwm.h).
 #include "anila/samplers/rwm.h"
+#include "samplers/per_chain.h"
 
 #include <cmath>
 
@@ -21,7 +22,7 @@ void RwmSampler::step(ChainState& state, const LogDensity& logp, at::Generator& 
   LogDensityValue v = logp(prop.z);
   prop.f = v.f;
   prop.grad = v.grad;
-  at::Tensor log_alpha = (prop.f.to(at::kDouble) - state.f.to(at::kDouble)) / eps2;
+  at::Tensor log_alpha = log_target_ratio(prop.f, state.f, eps2);
   metropolis_update(state, prop, log_alpha, gen, stats);
 }
 
