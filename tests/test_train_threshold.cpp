@@ -177,3 +177,24 @@ TEST(ThresholdAuto, BadSettingsAreOneLineNamingTheKey) {
   bad["samplers"]["mala"] = {{"threshold_quantile", 0.5}};
   EXPECT_NE(message(bad).find("threshold_quantile"), std::string::npos) << message(bad);
 }
+
+// A finished run hands its final b to the commands that load it (eval, inpaint,
+// sample on images): summary.json's threshold_final, the checkpoint and
+// resolve_run_sampler agree.
+TEST(ThresholdAuto, LoadedRunKeepsTheTrainedThreshold) {
+  test::TempDir tmp;
+  Json cfg = auto_config();
+  cfg["train"]["iterations"] = 6;
+  cfg["train"]["checkpoint_every"] = 3;
+  cfg["eval"] = {{"every", 0},     {"samples", 100}, {"resolution", 16},
+                 {"hist_bins", 8}, {"n_data", 100},  {"n_mmd", 50}};
+  RunOptions ro;
+  ro.out_dir = tmp / "run";
+  ro.quiet = true;
+  const Json summary = run_experiment(cfg, ro);
+  const double b = summary.at("threshold_final").get<double>();
+  const LoadedRun run = load_run(ro.out_dir);
+  EXPECT_EQ(run.threshold, b);
+  EXPECT_EQ(resolve_run_sampler(run).threshold, b);
+  EXPECT_EQ(resolve_run_sampler(run, "anila-mh").threshold, 0.01);  // no auto there: its own b
+}

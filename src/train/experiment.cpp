@@ -27,6 +27,7 @@
 #include "anila/io/run_lock.h"
 #include "anila/io/tensorboard.h"
 #include "anila/models/energy.h"
+#include "anila/samplers/anila.h"
 #include "anila/samplers/sampler.h"
 #include "anila/train/distributed.h"
 #include "anila/train/setup.h"
@@ -1009,6 +1010,7 @@ LoadedRun load_run(const std::string& path, const std::string& weights) {
   run.model = trainer->model();
   run.chains = trainer->chains();
   run.temperature = trainer->sampler()->temperature();
+  if (trainer->threshold_auto()) run.threshold = trainer->sampler()->options().threshold;
   run.sample_shape = setup.sample_shape;
   run.images = setup.images;
   run.checkpoint = ckpt;
@@ -1017,6 +1019,13 @@ LoadedRun load_run(const std::string& path, const std::string& weights) {
     run.box = {b.xmin, b.xmax, b.ymin, b.ymax};
   }
   return run;
+}
+
+SamplerOptions resolve_run_sampler(const LoadedRun& run, const std::string& type,
+                                   const Json& extra) {
+  SamplerOptions o = resolve_sampler(run.config, type, extra);
+  if (threshold_auto_quantile(o) > 0 && std::isfinite(run.threshold)) o.threshold = run.threshold;
+  return o;
 }
 
 Json config_for_sampler(const Json& config, const std::string& sampler) {
