@@ -62,10 +62,12 @@ Json parse_data(const Json& section, const std::vector<int64_t>& image_shape, Ru
 }
 
 // The compare and bench sections: checked here, read by their commands.
-void check_command_sections(const Json& compare, const Json& bench, const TrainOptions& train) {
+void check_command_sections(const Json& config, const Json& compare, const Json& bench,
+                            const TrainOptions& train) {
   ConfigReader cr(compare, "compare");
   if (cr.has("overrides")) reject_compare_overrides(cr.object("overrides"));
-  cr.string("samplers", kDefaultComparedSamplers);
+  check_sampler_list(split_list(cr.string("samplers", kDefaultComparedSamplers)),
+                     "compare.samplers", config);
   cr.integer("seeds", 1, Range::at_least(1));
   cr.finish();
   ConfigReader br(bench, "bench");
@@ -73,7 +75,8 @@ void check_command_sections(const Json& compare, const Json& bench, const TrainO
   br.integer("mcmc_steps", train.mcmc_steps, Range::at_least(1));
   br.integer("iterations", 20, Range::at_least(1));
   br.integer("repeats", 5, Range::at_least(1));
-  br.string("samplers", kDefaultComparedSamplers);
+  check_sampler_list(split_list(br.string("samplers", kDefaultComparedSamplers)), "bench.samplers",
+                     config);
   br.finish();
 }
 
@@ -122,7 +125,7 @@ RunConfig parse_run_config(const Json& config, const std::vector<int64_t>& image
   c.eval = parse_eval(top.object("eval"));
   if (c.eval.long_run_steps < 0) c.eval.long_run_steps = 10 * c.train.mcmc_steps;
   const Json compare = top.object("compare"), bench = top.object("bench");
-  check_command_sections(compare, bench, c.train);
+  check_command_sections(config, compare, bench, c.train);
   top.finish();
   check_run_memory(c);  // before anything is allocated
   check_eval(c);
