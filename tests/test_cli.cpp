@@ -129,8 +129,9 @@ TEST_F(Cli, CompareWritesTableAndFigure) {
 
 // Switching the sampler from the command line trains that sampler with its own
 // tuned settings, the same ones `anila compare --samplers X` runs with: Langevin
-// at s = 1e-4 on configs/rings.json (not AniLA's s = 1, which blew up), AniLA at
-// b = 3 on configs/rings_convergent.json (not the default b = 1 there).
+// at s = 1e-3 on configs/rings_tuned.json (not AniLA's s = 1, which blew up), AniLA at
+// b = 3 on configs/rings_convergent.json (not the default b = 1 there), and the
+// named variant anila-authors of configs/rings.json (norm sample, noise ∝ γ).
 TEST_F(Cli, SwitchingTheSamplerKeepsItsTunedSettings) {
   const std::string configs = std::string(ANILA_SOURCE_DIR) + "/configs/";
   const std::string tiny =
@@ -140,24 +141,27 @@ TEST_F(Cli, SwitchingTheSamplerKeepsItsTunedSettings) {
       " --set train.batch_size=20";
   struct Case {
     const char* config;
-    const char* type;
+    const char* type;  // the name given: a type or a named variant
     const char* key;
     double value;
+    const char* runs;  // the type it runs
   };
-  for (const Case& c : {Case{"rings.json", "langevin", "step_size", 1e-4},
-                        Case{"rings_convergent.json", "anila", "threshold", 3.0}}) {
+  for (const Case& c : {Case{"rings_tuned.json", "langevin", "step_size", 1e-3, "langevin"},
+                        Case{"rings_convergent.json", "anila", "threshold", 3.0, "anila"},
+                        Case{"rings.json", "anila-authors", "noise_power", 1.0, "anila"}}) {
     SCOPED_TRACE(c.config);
     const std::string train_out = path(std::string("train_") + c.type);
     Result t = run("train --config " + configs + c.config + " --set sampler.type=" + c.type + tiny +
                    " --quiet --out " + train_out);
     ASSERT_EQ(t.code, 0) << t.output;
     const Json ran = read_json(train_out + "/summary.json")["sampler_settings"];
-    EXPECT_EQ(ran["type"], c.type);
+    EXPECT_EQ(ran["type"], c.runs);
     EXPECT_DOUBLE_EQ(ran[c.key].get<double>(), c.value);
     const Json config = read_json(train_out + "/config.json");
+    EXPECT_EQ(config["sampler"]["type"], c.type);
     EXPECT_EQ(config["samplers"][c.type], [&] {
       Json j = ran;
-      j.erase("type");
+      if (std::string(c.type) == c.runs) j.erase("type");  // a variant records its type
       return j;
     }());
 

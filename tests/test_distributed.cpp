@@ -526,11 +526,11 @@ TEST(DistNccl, TwoRanksAverageOnTheirDevices) {
 
 }  // namespace
 
-// The divergence guard with ranks: configs/rings.json under Langevin at s = 1 (the
+// The divergence guard with ranks: configs/rings_tuned.json under Langevin at s = 1 (the
 // blow-up of test_run_observers.cpp) stops or rolls back every rank together; the
 // in-loop evaluations keep best.pt through rank 0's broadcast decision.
 TEST_F(DistCli, DivergenceGuardRollsBackEveryRankTogether) {
-  Json c = load_json_file(std::string(ANILA_SOURCE_DIR) + "/configs/rings.json");
+  Json c = load_json_file(std::string(ANILA_SOURCE_DIR) + "/configs/rings_tuned.json");
   c["sampler"]["type"] = "langevin";
   c["threads"] = 1;
   c["samplers"]["langevin"]["step_size"] = 1.0;

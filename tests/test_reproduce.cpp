@@ -24,6 +24,7 @@
 #include "anila/train/experiment.h"
 #include "anila/train/reproduce.h"
 #include "test_util.h"
+#include "train/reproduce_sweep.h"
 
 namespace fs = std::filesystem;
 
@@ -97,16 +98,18 @@ ReproduceOptions tiny_rings(const std::string& out) {
   ReproduceOptions o;
   o.out_dir = out;
   o.quiet = true;
-  o.iterations = 40;  // log_every 10 → 1, checkpoint_every 100 → 4 (scaled by 40/1000)
+  o.iterations = 40;  // log_every 10 → 1, checkpoint_every 250 → 10 (scaled by 40/1000)
+  o.seeds = 2;
   o.jobs = 2;
-  o.sets = {"train.mcmc_steps=10", "train.batch_size=50", "eval.every=5",
-            "eval.samples=300",    "eval.chains=300",     "eval.resolution=40",
-            "eval.n_data=400",     "eval.n_mmd=100",      "eval.hist_bins=16"};
+  o.sets = {
+      "train.mcmc_steps=10", "train.batch_size=50",        "eval.every=5",    "eval.samples=300",
+      "eval.chains=300",     "eval.resolution=40",         "eval.n_data=400", "eval.n_mmd=100",
+      "eval.hist_bins=16",   "reproduce.mcmc_steps=[5,10]"};
   return o;
 }
 
-const std::vector<std::string> kRingsSamplers = {"langevin", "anila", "mala",
-                                                 "anila-mh", "hmc",   "gd"};
+const std::vector<std::string> kRingsSamplers = {
+    "langevin", "anila", "anila-authors", "mala", "anila-mh", "hmc", "gd"};
 
 TEST(Reproduce, UnknownNameListsTheExperiments) {
   ReproduceOptions o;
@@ -149,7 +152,7 @@ TEST(Reproduce, EveryExperimentHasAFile) {
     Json c = load_json_file(find_reproduce_config(name));
     c.erase("reproduce");
     EXPECT_NO_THROW(resolve_config(c)) << name;
-    EXPECT_EQ(c["compare"]["seeds"], 2);
+    EXPECT_EQ(c["compare"]["seeds"], 5);
   }
 }
 
@@ -163,12 +166,12 @@ TEST(Reproduce, RingsReportReuseAndResume) {
   const std::string md = slurp(out + "/report.md");
 
   // The command that reproduces it, and the scaled intervals it implies.
-  EXPECT_NE(md.find("anila reproduce rings --iterations 40 --set train.mcmc_steps=10"),
+  EXPECT_NE(md.find("anila reproduce rings --seeds 2 --iterations 40 --set train.mcmc_steps=10"),
             std::string::npos);
   Json run_config = read_json(out + "/anila/seed0/config.json");
   EXPECT_EQ(run_config["eval"]["every"], 5);  // --set applies after the scaling
   EXPECT_EQ(run_config["train"]["log_every"], 1);
-  EXPECT_EQ(run_config["train"]["checkpoint_every"], 4);
+  EXPECT_EQ(run_config["train"]["checkpoint_every"], 10);
   EXPECT_EQ(run_config["train"]["iterations"], 40);
   EXPECT_EQ(run_config["samplers"]["anila"]["threshold"], 0.01);
   EXPECT_EQ(read_json(out + "/hmc/seed0/config.json")["samplers"]["hmc"]["leapfrog_steps"], 1);
@@ -198,6 +201,42 @@ TEST(Reproduce, RingsReportReuseAndResume) {
     EXPECT_NE(row.find(cellv), std::string::npos) << row << " vs " << cellv;
   }
 
+  // The K sweep: the runs at K = 5 in out/K5, one table per sample metric with a
+  // column per K, every cell the mean ± sd of that K's runs, the verdict in words.
+  const size_t sweep = md.find("## Sampler steps K");
+  ASSERT_NE(sweep, std::string::npos);
+  const size_t sweep_header = md.find("\n| sampler", sweep) + 1;
+  const std::string sweep_cols =
+      md.substr(sweep_header, md.find('\n', sweep_header) - sweep_header);
+  EXPECT_NE(sweep_cols.find("| K = 5 "), std::string::npos) << sweep_cols;
+  EXPECT_NE(sweep_cols.find("| K = 10 "), std::string::npos) << sweep_cols;
+  for (const auto& s : kRingsSamplers) {
+    SCOPED_TRACE(s);
+    const double a = read_json(out + "/K5/" + s + "/seed0/summary.json")["sample_tv"];
+    const double b = read_json(out + "/K5/" + s + "/seed1/summary.json")["sample_tv"];
+    EXPECT_EQ(read_json(out + "/K5/" + s + "/seed0/config.json")["train"]["mcmc_steps"], 5);
+    const std::string row = table_row(md, sweep, s);
+    EXPECT_NE(
+        row.find(fmt::format("{:.4f} ± {:.4f}", (a + b) / 2, std::fabs(a - b) / std::sqrt(2.0))),
+        std::string::npos)
+        << row;
+  }
+  for (const char* line :
+       {"At K = 5, anila's sample_tv is", "At K = 10, anila-authors's sample_tv is",
+        "At K = 5, anila-mh's sample_tv is"})
+    EXPECT_NE(md.find(line, sweep), std::string::npos) << line;
+  const std::string csv = slurp(out + "/sweep.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 7 * 2 * 2);
+  EXPECT_NE(csv.find("anila-authors,5,1,completed,"), std::string::npos);
+  // The reference figure beside this report's own value of the same metric.
+  const std::string ref_row = table_row(md, md.find("reference: sample TV"), "langevin");
+  EXPECT_NE(ref_row.find(
+                fmt::format("{:.4g}", read_json(find_reproduce_config(
+                                          "rings"))["reproduce"]["published"]["values"]["langevin"]
+                                          .get<double>())),
+            std::string::npos)
+      << ref_row;
+
   // Re-running reuses every finished run: nothing is rewritten.
   std::map<std::string, fs::file_time_type> before;
   for (const auto& s : kRingsSamplers) {
@@ -209,7 +248,7 @@ TEST(Reproduce, RingsReportReuseAndResume) {
   }
   reproduce("rings", o);
   for (const auto& [path, t] : before) EXPECT_EQ(mtime(path), t) << path << " was rewritten";
-  EXPECT_NE(slurp(out + "/report.md").find("12 of 12 runs were reused"), std::string::npos);
+  EXPECT_NE(slurp(out + "/report.md").find("28 of 28 runs were reused"), std::string::npos);
 
   // An interrupted run (summary.json gone, checkpoint kept) is resumed, not
   // restarted: its config.json (written only by a fresh start) stays as it was.
@@ -223,7 +262,7 @@ TEST(Reproduce, RingsReportReuseAndResume) {
     if (path.rfind(victim, 0) == 0) continue;
     EXPECT_EQ(mtime(path), t) << path << " was rewritten";
   }
-  EXPECT_NE(slurp(out + "/report.md").find("11 of 12 runs were reused"), std::string::npos);
+  EXPECT_NE(slurp(out + "/report.md").find("27 of 28 runs were reused"), std::string::npos);
   check_report(out, 4, 5);
 
   // Another budget into the same folder would mix runs: refused without --force.
@@ -357,4 +396,40 @@ TEST(Reproduce, ImageExperimentTablesPublishedNumbersAndInpainting) {
 }
 
 }  // namespace
+}  // namespace anila
+
+namespace anila {
+
+// The verdict's sentence: the direction, the size in absolute, relative and seed-sd
+// terms, and whether the difference exceeds twice its standard error.
+TEST(ReproduceSweep, ContrastSentenceJudgesTheDifferenceAgainstItsStandardError) {
+  // Means 0.21 vs 0.30, sd 0.01 each, n = 3: se = 0.01·√(2/3) = 0.0082 < 0.09 / 2.
+  SweepContrast clear{"anila", "langevin", "sample_tv", 25, {0.20, 0.21, 0.22}, {0.29, 0.30, 0.31}};
+  const std::string a = contrast_sentence(clear, "{:.4f}");
+  EXPECT_NE(a.find("At K = 25, anila's sample_tv is 0.2100 ± 0.0100 against langevin's "
+                   "0.3000 ± 0.0100: lower (better) by 0.0900 (30 %), 9.0 seed sd — beyond "
+                   "twice its standard error (0.0082)."),
+            std::string::npos)
+      << a;
+  // Means 0.305 vs 0.30 with sd 0.05: within the noise.
+  SweepContrast noise{"anila", "langevin", "sample_tv", 50, {0.25, 0.36}, {0.29, 0.31}};
+  const std::string b = contrast_sentence(noise, "{:.3f}");
+  EXPECT_NE(b.find("higher (worse) by 0.005"), std::string::npos) << b;
+  EXPECT_NE(b.find("no clear difference"), std::string::npos) << b;
+  // One seed: no spread to judge by.
+  SweepContrast one{"anila", "langevin", "sample_tv", 100, {0.2}, {0.3}};
+  EXPECT_NE(contrast_sentence(one, "{:.3f}").find("one seed, so no spread"), std::string::npos);
+  SweepContrast none{"anila", "langevin", "sample_tv", 100, {}, {0.3}};
+  EXPECT_NE(contrast_sentence(none, "{:.3f}").find("not enough finished runs"), std::string::npos);
+  // The summary over K: clearly lower at 25, neither at 50 and 100 (one seed).
+  EXPECT_EQ(contrast_outcome(clear), -1);
+  EXPECT_EQ(contrast_outcome(noise), 0);
+  SweepContrast worse{"anila", "langevin",         "sample_tv",
+                      200,     {0.29, 0.30, 0.31}, {0.20, 0.21, 0.22}};
+  EXPECT_EQ(contrast_outcome(worse), 1);
+  EXPECT_EQ(contrast_summary({clear, noise, one, worse}),
+            "**anila against langevin**: sample_tv clearly lower (better) at K = 25; clearly "
+            "higher (worse) at K = 200; no clear difference at K = 50, 100.");
+}
+
 }  // namespace anila

@@ -93,7 +93,7 @@ TEST(AnilaForms, NoisePowerIsReadWrittenAndChecked) {
 }
 
 // The image configs claim the authors' code's form; they must run it: one γ per
-// pixel over the channels, drift unscaled, noise ∝ γ.
+// pixel over the channels, drift unscaled, noise ∝ γ. The paper's form is there too.
 TEST(AnilaForms, ImageConfigsRunTheAuthorsForm) {
   const std::string dir = std::string(ANILA_SOURCE_DIR) + "/configs/";
   for (const char* name : {"cifar10.json", "flowers.json", "celeba.json", "reproduce/cifar10.json",
@@ -105,6 +105,16 @@ TEST(AnilaForms, ImageConfigsRunTheAuthorsForm) {
     EXPECT_EQ(o.noise_power, 1.0) << name;
     EXPECT_EQ(o.threshold, 2e-4) << name;  // the tuned numbers are unchanged
     EXPECT_EQ(o.step_size, 2.0) << name;
+    // The paper's form beside it, as the named variant anila-paper: per-coordinate γ,
+    // drift and noise scaled, noise ∝ √γ, at the same s, b and ε.
+    const SamplerOptions p = resolve_sampler(load_json_file(dir + name), "anila-paper");
+    EXPECT_EQ(p.type, "anila") << name;
+    EXPECT_EQ(p.norm, "element") << name;
+    EXPECT_EQ(p.anisotropy, "both") << name;
+    EXPECT_EQ(p.noise_power, 0.5) << name;
+    EXPECT_EQ(p.threshold, o.threshold) << name;
+    EXPECT_EQ(p.step_size, o.step_size) << name;
+    EXPECT_EQ(p.noise_scale, o.noise_scale) << name;
   }
 }
 

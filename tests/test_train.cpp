@@ -253,7 +253,8 @@ TEST(Configs, TunedSettingsFollowTheSampler) {
   const std::string dir = std::string(ANILA_SOURCE_DIR) + "/configs/";
   Json rings = load_json_file(dir + "rings.json");
   apply_override(rings, "sampler.type=langevin");
-  EXPECT_DOUBLE_EQ(resolve_sampler(rings).step_size, 1e-4);
+  EXPECT_DOUBLE_EQ(resolve_sampler(rings).step_size, 2.0);
+  EXPECT_DOUBLE_EQ(resolve_sampler(rings).noise_scale, 0.0070710678);
   Json convergent = load_json_file(dir + "rings_convergent.json");
   apply_override(convergent, "sampler.type=anila");
   EXPECT_DOUBLE_EQ(resolve_sampler(convergent).threshold, 3.0);

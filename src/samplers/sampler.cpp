@@ -110,11 +110,6 @@ std::vector<std::string> sampler_types() {
   return names;
 }
 
-void check_sampler_list(const std::vector<std::string>& names, const std::string& what) {
-  if (names.empty()) throw UserError(what + ": give at least one sampler");
-  for (const auto& name : names) sampler_spec(name, what);
-}
-
 namespace {
 
 bool contains(const std::vector<std::string>& list, const std::string& item) {
@@ -217,64 +212,135 @@ Json merged(Json base, const Json& over) {
   return base;
 }
 
-// samplers.<t> for every t, checked: registered types, objects, valid keys alone.
+bool is_type(const std::string& name) {
+  return contains(sampler_types(), name);
+}
+
+// The type a named variant samplers.<name> = {"type": t, ...} runs; UserError naming it otherwise.
+std::string variant_type(const std::string& name, const Json& entry) {
+  const std::string path = "samplers." + name;
+  if (!entry.is_object() || !entry.contains("type")) {
+    const std::string hint = closest_match(name, sampler_types());
+    throw UserError(path + ": \"" + name + "\" is not a sampler type" +
+                    (hint.empty() ? "" : " (did you mean " + hint + "?)") +
+                    "; a named variant needs its type, e.g. {\"type\": \"anila\", ...}; types: " +
+                    join(sampler_types()));
+  }
+  if (!entry["type"].is_string()) {
+    throw UserError(path + ".type: expected a sampler type, got " + describe_json(entry["type"]));
+  }
+  const std::string type = entry["type"].get<std::string>();
+  sampler_spec(type, path + ".type");
+  const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+  if (name.empty() || !plain) {
+    throw UserError(path +
+                    ": a variant's name is also a folder name: use letters, digits, - and _");
+  }
+  return type;
+}
+
+// The settings of sampler `name` in `samplers`, as a section with its type: for a type,
+// samplers.<type>; for a named variant, samplers.<its type> overlaid by samplers.<name>.
+Json sampler_entry(const Json& samplers, const std::string& name) {
+  if (!samplers.contains(name)) return {{"type", name}};
+  if (is_type(name)) return merged(samplers[name], {{"type", name}});
+  const std::string type = variant_type(name, samplers[name]);
+  const Json base = samplers.contains(type) ? samplers[type] : Json::object();
+  return merged(base, samplers[name]);
+}
+
+// samplers.<name> for every name, checked: a registered type (its settings) or a named
+// variant of one (its type and settings); objects, valid keys alone.
 Json checked_samplers(const Json& config) {
   Json samplers = section_of(config, "samplers");
   for (auto it = samplers.begin(); it != samplers.end(); ++it) {
     const std::string path = "samplers." + it.key();
-    sampler_spec(it.key(), "samplers");
-    if (!it.value().is_object()) {
+    const bool type = is_type(it.key());
+    if (type && !it.value().is_object()) {
       throw UserError(path + ": expected an object of " + it.key() + "'s settings, got " +
                       describe_json(it.value()));
     }
-    if (it.value().contains("type")) {
+    if (type && it.value().contains("type")) {
       throw UserError(path + ".type: not needed (the key " + it.key() + " names the type)");
     }
-    parse_sampler_options(merged(it.value(), {{"type", it.key()}}), path);
+    parse_sampler_options(sampler_entry(samplers, it.key()), path);
   }
   return samplers;
 }
 
+// The sampler a config runs: `type` if given, else sampler.type (default anila).
+std::string running_name(const Json& sampler, const std::string& type) {
+  if (!type.empty()) return type;
+  if (!sampler.contains("type")) return "anila";
+  if (!sampler["type"].is_string()) {
+    throw UserError("sampler.type: expected a string, got " + describe_json(sampler["type"]));
+  }
+  return sampler["type"].get<std::string>();
+}
+
 }  // namespace
+
+std::vector<std::string> sampler_names(const Json& config) {
+  std::vector<std::string> names = sampler_types();
+  const Json samplers = checked_samplers(config);
+  for (auto it = samplers.begin(); it != samplers.end(); ++it)
+    if (!is_type(it.key())) names.push_back(it.key());
+  return names;
+}
+
+void check_sampler_list(const std::vector<std::string>& names, const std::string& what,
+                        const Json& config) {
+  if (names.empty()) throw UserError(what + ": give at least one sampler");
+  const std::vector<std::string> known = sampler_names(config);
+  for (const auto& name : names) {
+    if (name.empty()) throw UserError(what + ": an empty sampler name (a stray comma?)");
+    if (contains(known, name)) continue;
+    const std::string hint = closest_match(name, known);
+    throw UserError(what + ": unknown sampler \"" + name + "\"" +
+                    (hint.empty() ? "" : " (did you mean " + hint + "?)") +
+                    "; allowed: " + join(known));
+  }
+}
+
+std::string sampler_name(const Json& config, const std::string& type) {
+  return running_name(section_of(config, "sampler"), type);
+}
 
 SamplerOptions resolve_sampler(const Json& config, const std::string& type, const Json& extra) {
   const Json sampler = section_of(config, "sampler");
   const Json samplers = checked_samplers(config);
   Json given = extra.is_object() ? merged(sampler, extra) : sampler;
-  std::string name = type;
-  if (name.empty()) {
-    name = "anila";
-    if (given.contains("type")) {
-      if (!given["type"].is_string()) {
-        throw UserError("sampler.type: expected a string, got " + describe_json(given["type"]));
-      }
-      name = given["type"].get<std::string>();
-    }
-  }
-  sampler_spec(name, type.empty() ? "sampler.type" : "sampler");
+  const std::string name = running_name(given, type);
+  const bool variant = samplers.contains(name) && !is_type(name);
+  if (!variant) sampler_spec(name, type.empty() ? "sampler.type" : "sampler");
   given.erase("type");
   // Each layer is validated on its own first, so an error names the section it is in.
-  const Json own = samplers.contains(name) ? samplers[name] : Json::object();
-  parse_sampler_options(merged(given, {{"type", name}}), "sampler");
-  return parse_sampler_options(merged(merged(own, given), {{"type", name}}), "sampler");
+  const Json own = sampler_entry(samplers, name);
+  parse_sampler_options(merged(given, {{"type", own["type"]}}), "sampler");
+  return parse_sampler_options(merged(own, given), "sampler");
 }
 
 Json resolved_sampler_sections(const Json& config) {
   const SamplerOptions ran = resolve_sampler(config);
+  const std::string name = sampler_name(config);
   Json sampler = section_of(config, "sampler");
-  sampler["type"] = ran.type;
+  sampler["type"] = name;
   Json out_samplers = Json::object();
   const Json samplers = checked_samplers(config);
+  // A variant records its type; a type's key names it.
+  auto recorded = [](const SamplerOptions& o, const std::string& key) {
+    Json one = o.to_json();
+    if (key == o.type) one.erase("type");
+    return one;
+  };
   for (auto it = samplers.begin(); it != samplers.end(); ++it) {
-    Json one =
-        parse_sampler_options(merged(it.value(), {{"type", it.key()}}), "samplers." + it.key())
-            .to_json();
-    one.erase("type");
-    out_samplers[it.key()] = one;
+    const SamplerOptions o =
+        parse_sampler_options(sampler_entry(samplers, it.key()), "samplers." + it.key());
+    out_samplers[it.key()] = recorded(o, it.key());
   }
-  Json what_ran = ran.to_json();
-  what_ran.erase("type");
-  out_samplers[ran.type] = what_ran;
+  out_samplers[name] = recorded(ran, name);
   return {{"sampler", sampler}, {"samplers", out_samplers}};
 }
 

@@ -116,7 +116,7 @@ io::ResultsTable results_table(const std::vector<Job>& jobs, const RunKind& kind
   columns.push_back({"seconds", "s/run", "{:.1f}"});
   io::ResultsTable table(columns);
   for (const auto& job : jobs) {
-    io::ResultRow row{job.sampler, job.seed_index, Json::object(), job.diverged};
+    io::ResultRow row{job.sampler, job.seed_index, Json::object(), job.diverged, ""};
     if (!job.diverged && job.summary.is_object()) row.values = job.summary;
     table.add(std::move(row));
   }
@@ -153,8 +153,8 @@ void write_figure(const std::vector<Job>& jobs, const Json& resolved, const RunK
                 out_dir + "/compare.png");
 }
 
-void check_compare_options(const CompareOptions& options) {
-  check_sampler_list(options.samplers, "--samplers");
+void check_compare_options(const Json& config, const CompareOptions& options) {
+  check_sampler_list(options.samplers, "--samplers", config);
   if (options.seeds < 1) throw UserError("--seeds: must be >= 1");
   if (options.jobs < 0) {
     throw UserError("--jobs: must be >= 1 (or 0 for one per core), got " +
@@ -167,7 +167,7 @@ void check_compare_options(const CompareOptions& options) {
 
 Json compare_samplers(const Json& config, const CompareOptions& options) {
   const Json resolved = resolve_config(config);
-  check_compare_options(options);
+  check_compare_options(config, options);
   std::vector<Job> jobs = plan_jobs(config, resolved, options);
   // The data, loaded before any folder exists and held for the runs, which share it.
   const RunSetup data = build_setup(resolved);

@@ -134,11 +134,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 namespace {
 
-// The sampler types generate_images runs: o.samplers, else the run's own; each once.
+// The samplers generate_images runs (types or the run's named variants): o.samplers,
+// else the run's own; each once.
 std::vector<std::string> generation_samplers(const LoadedRun& run, const GenerateOptions& o) {
   std::vector<std::string> names = o.samplers;
-  if (names.empty()) names.push_back(resolve_sampler(run.config, "", o.sampler).type);
-  check_sampler_list(names, "samplers");
+  if (names.empty()) {
+    const Json extra = o.sampler.is_object() ? o.sampler : Json::object();
+    names.push_back(extra.contains("type") ? resolve_sampler(run.config, "", extra).type
+                                           : sampler_name(run.config));
+  }
+  check_sampler_list(names, "samplers", run.config);
   for (size_t i = 0; i < names.size(); ++i) {
     if (std::count(names.begin(), names.end(), names[i]) > 1) {
       throw UserError("samplers: \"" + names[i] + "\" is listed twice");
@@ -299,7 +304,7 @@ Json inpaint_images(const LoadedRun& run, const at::Tensor& images, const Inpain
   const int64_t N = images.size(0);
   if (N < 1) throw UserError("inpaint: no images given");
   const int64_t K = resolve_steps(run, o.steps);
-  if (!o.sampler_type.empty()) check_sampler_list({o.sampler_type}, "sampler");
+  if (!o.sampler_type.empty()) check_sampler_list({o.sampler_type}, "sampler", run.config);
   SamplerPtr sampler = make_sampler(resolve_run_sampler(run, o.sampler_type, o.sampler));
   const c10::Device device = run_device(run);
   const at::Tensor mask = make_inpaint_mask(o.mask, images.sizes().vec(), o.seed).to(device);

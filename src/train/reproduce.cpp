@@ -28,6 +28,7 @@
 #include "anila/train/experiment.h"
 #include "anila/train/generate.h"
 #include "train/reproduce_report.h"
+#include "train/reproduce_sweep.h"
 
 namespace fs = std::filesystem;
 
@@ -93,6 +94,7 @@ ReproduceSpec parse_spec(const Json& section, const std::string& name) {
   spec.about = r.string("about", "");
   spec.budget = r.string("budget", "");
   spec.published = r.object("published");
+  spec.mcmc_steps = r.int_list("mcmc_steps", {});
   const Json inpaint = r.object("inpaint");
   r.finish();
   if (!inpaint.is_null()) {
@@ -109,7 +111,16 @@ ReproduceSpec parse_spec(const Json& section, const std::string& name) {
   if (!p.is_null() && (!p.is_object() || !p.contains("values") || !p["values"].is_object())) {
     throw UserError(
         "reproduce.published: expected {\"source\", \"metric\", \"iterations\", "
-        "\"values\": {sampler: number}}");
+        "\"values\": {sampler: number}} (and optionally \"key\": the summary key it matches)");
+  }
+  if (!p.is_null()) {
+    ConfigReader pr(p, "reproduce.published");
+    pr.string("source", "");
+    pr.string("metric", "");
+    pr.integer("iterations", 0, Range::non_negative());
+    pr.string("key", "");
+    pr.allow({"values"});
+    pr.finish();
   }
   return spec;
 }
@@ -215,6 +226,12 @@ Experiment prepare_experiment(const std::string& name, const ReproduceOptions& o
   const Json compare = ex.resolved.value("compare", Json::object());
   ex.samplers = split_list(compare.value("samplers", std::string(kDefaultComparedSamplers)));
   ex.seeds = o.seeds > 0 ? o.seeds : compare.value("seeds", int64_t{1});
+  ex.K = ex.resolved["train"]["mcmc_steps"].get<int64_t>();
+  ex.sweep = ex.spec.mcmc_steps;
+  ex.sweep.push_back(ex.K);
+  std::sort(ex.sweep.begin(), ex.sweep.end());
+  ex.sweep.erase(std::unique(ex.sweep.begin(), ex.sweep.end()), ex.sweep.end());
+  for (int64_t K : ex.sweep) resolve_config(sweep_config(ex, K));  // every K valid before any run
   if (ex.spec.inpaint) load_inpaint_batch(ex);
   return ex;
 }
@@ -261,7 +278,7 @@ Json reproduce(const std::string& name, const ReproduceOptions& o) {
   const Experiment ex = prepare_experiment(name, o);
   claim_out_folder(ex, o);
   Invocation inv;
-  inv.reused = finished_runs(ex, o);
+  inv.reused = finished_runs(ex, o) + finished_sweep_runs(ex, o.force);
   if (ex.resolved.value("threads", int64_t{0}) > 0) set_threads(ex.resolved["threads"].get<int>());
   CompareOptions co;
   co.samplers = ex.samplers;
@@ -272,6 +289,7 @@ Json reproduce(const std::string& name, const ReproduceOptions& o) {
   co.quiet = o.quiet;
   const auto t0 = std::chrono::steady_clock::now();
   Json compared = compare_samplers(ex.config, co);
+  run_sweep(ex, co);
   inv.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   const Json inpainted = write_reproduce_report(ex, o, inv);

@@ -23,6 +23,7 @@
 #include "anila/samplers/registry.h"
 #include "anila/train/experiment.h"
 #include "anila/train/generate.h"
+#include "train/reproduce_sweep.h"
 
 namespace fs = std::filesystem;
 
@@ -256,7 +257,7 @@ void setup_section(const Context& c, io::Report& rep) {
   rep.paragraph(fmt::format(
       "{} of {} runs were reused from an earlier invocation; this invocation took {:.0f} s of "
       "wall time ({} at a time).",
-      c.inv.reused, c.runs.size(), c.inv.wall_seconds,
+      c.inv.reused, c.runs.size() * c.ex.sweep.size(), c.inv.wall_seconds,
       c.o.jobs > 0 ? fmt::format("{} runs", c.o.jobs) : std::string("one run per core")));
 }
 
@@ -275,7 +276,7 @@ io::ResultsTable iteration_table(const Context& c, const Metric& m,
       auto p = s->second.find(it);
       if (p != s->second.end()) values[fmt::format("it{}", it)] = p->second;
     }
-    table.add({r.sampler, r.seed_index, values, r.diverged});
+    table.add({r.sampler, r.seed_index, values, r.diverged, ""});
   }
   return table;
 }
@@ -285,7 +286,7 @@ io::ResultsTable final_table(const Context& c) {
   io::ResultsTable table(c.kind->final_columns(c.features));
   for (const RunData& r : c.runs) {
     const bool ok = !r.diverged && r.summary.is_object();
-    table.add({r.sampler, r.seed_index, ok ? r.summary : Json::object(), r.diverged});
+    table.add({r.sampler, r.seed_index, ok ? r.summary : Json::object(), r.diverged, ""});
   }
   return table;
 }
@@ -307,9 +308,34 @@ void results_section(const Context& c, io::Report& rep) {
                         c.ex.seeds));
 }
 
+// published.key: the reference was measured with this report's own metric
+// `key`, so the table sets it beside this report's final value.
+void reference_section(const Context& c, io::Report& rep) {
+  const Json& p = c.ex.spec.published;
+  const std::string key = p["key"].get<std::string>();
+  const std::string metric = p.value("metric", key);
+  io::ResultsTable finals = final_table(c);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : c.ex.samplers) {
+    const bool has = p["values"].contains(s) && p["values"][s].is_number();
+    rows.push_back({s, has ? fmt::format("{:.4g}", p["values"][s].get<double>()) : "-",
+                    io::mean_sd(finals.values(s, key), "{:.4f}")});
+  }
+  rep.table(
+      {"sampler",
+       fmt::format("reference: {} ({} iterations)", metric, p.value("iterations", int64_t{0})),
+       fmt::format("this report: {} (final, {} iterations)", key, c.T)},
+      rows,
+      "Reference figure (" + p.value("source", std::string("the reference")) +
+          "), measured with the same metric as this report's `" + key +
+          "`: the gap between the columns is the gap to the reference (compare at equal "
+          "iterations).");
+}
+
 void published_section(const Context& c, io::Report& rep) {
   const Json& p = c.ex.spec.published;
   if (p.is_null()) return;
+  if (p.contains("key") && p["key"].is_string()) return reference_section(c, rep);
   const std::string metric = p.value("metric", std::string("published metric"));
   io::ResultsTable finals = final_table(c);
   std::vector<std::string> header = {"sampler", fmt::format("published {} ({} iterations)", metric,
@@ -498,6 +524,7 @@ Json write_reproduce_report(const Experiment& ex, const ReproduceOptions& o,
   rep.code(reproduce_command(ex.name, o));
   setup_section(c, rep);
   results_section(c, rep);
+  sweep_section(ex, *c.kind, c.features, rep);
   published_section(c, rep);
   curves_section(c, rep);
   samples_section(c, rep);

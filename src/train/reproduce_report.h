@@ -18,7 +18,12 @@ namespace anila {
 // What the "reproduce" section of an experiment file says.
 struct ReproduceSpec {
   std::string title, about, budget;
-  Json published;  // null or {"source", "metric", "iterations", "values": {sampler: number}}
+  // null or {"source", "metric", "iterations", "values": {sampler: number}} and optionally
+  // "key": the summary.json key of this report that measures the same thing (then the
+  // reference was measured with anila's own metric and the table sets them side by side).
+  Json published;
+  // reproduce.mcmc_steps: the K values to compare at (empty: train.mcmc_steps only).
+  std::vector<int64_t> mcmc_steps;
   // Inpainting (when the section has "inpaint"): N images, mask, K (-1: the run's), seed,
   // the image data section (null: the first N training images).
   bool inpaint = false;
@@ -35,6 +40,8 @@ struct Experiment {
   Json config, resolved;
   std::vector<std::string> samplers;
   int64_t seeds = 1;
+  int64_t K = 0;               // train.mcmc_steps: the runs in out/<sampler>/seed<i>
+  std::vector<int64_t> sweep;  // every K compared, ascending, K among them
   at::Tensor inpaint_batch;
   std::string inpaint_note;
 };

@@ -59,6 +59,11 @@ class PointsKind : public RunKind {
     return {sample, {"kl", "model KL(p_data ‖ p_θ) in nats (lower is better)", "{:.3f}", true}};
   }
 
+  std::vector<Metric> sample_metrics(const FeatureKeys&) const override {
+    return {{"sample_tv", "sample TV (chains vs data, lower is better)", "{:.4f}"},
+            {"sample_mmd", "sample MMD² (chains vs data, lower is better)", "{:.5f}"}};
+  }
+
   std::string compare_note(const Json& resolved) const override {
     const double eps = resolve_sampler(resolved).noise_scale;
     return fmt::format(
@@ -190,6 +195,15 @@ class ImagesKind : public RunKind {
     }
     if (out.empty())
       out = {{"energy_gap", "energy gap mean f(data) − mean f(chains) (training batch)", "{:.4g}"}};
+    return out;
+  }
+
+  // FD in each configured feature space; none without features (the energy gap
+  // is not a quality that lower values improve).
+  std::vector<Metric> sample_metrics(const FeatureKeys& features) const override {
+    std::vector<Metric> out;
+    for (const auto& k : features.fd)
+      out.push_back({k, "FD-" + k.substr(3) + " (lower is better)", "{:.2f}"});
     return out;
   }
 

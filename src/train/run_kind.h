@@ -50,6 +50,9 @@ class RunKind {
   virtual std::vector<io::Column> final_columns(const FeatureKeys& features) const = 0;
   // The metrics reproduce tracks over the iterations (tables and curves).
   virtual std::vector<Metric> headline(const FeatureKeys& features) const = 0;
+  // The sample-quality metrics reproduce compares across K (reproduce.mcmc_steps),
+  // lower is better; the first one is the verdict's.
+  virtual std::vector<Metric> sample_metrics(const FeatureKeys& features) const = 0;
   // The paragraph below compare's table.
   virtual std::string compare_note(const Json& resolved) const = 0;
   // compare.png: rows of panels and their labels from the seed-0 runs (diverged ones skipped).

@@ -64,10 +64,12 @@ Json parse_data(const Json& section, const std::vector<int64_t>& image_shape, Ru
 }
 
 // The compare and bench sections: checked here, read by their commands.
-void check_command_sections(const Json& compare, const Json& bench, const TrainOptions& train) {
+void check_command_sections(const Json& config, const Json& compare, const Json& bench,
+                            const TrainOptions& train) {
   ConfigReader cr(compare, "compare");
   if (cr.has("overrides")) reject_compare_overrides(cr.object("overrides"));
-  cr.string("samplers", kDefaultComparedSamplers);
+  check_sampler_list(split_list(cr.string("samplers", kDefaultComparedSamplers)),
+                     "compare.samplers", config);
   cr.integer("seeds", 1, Range::at_least(1));
   cr.finish();
   ConfigReader br(bench, "bench");
@@ -75,7 +77,8 @@ void check_command_sections(const Json& compare, const Json& bench, const TrainO
   br.integer("mcmc_steps", train.mcmc_steps, Range::at_least(1));
   br.integer("iterations", 20, Range::at_least(1));
   br.integer("repeats", 5, Range::at_least(1));
-  br.string("samplers", kDefaultComparedSamplers);
+  check_sampler_list(split_list(br.string("samplers", kDefaultComparedSamplers)), "bench.samplers",
+                     config);
   br.finish();
 }
 
@@ -124,7 +127,7 @@ RunConfig parse_run_config(const Json& config, const std::vector<int64_t>& image
   c.train.data_noise = c.data_noise;
   if (c.eval.long_run_steps < 0) c.eval.long_run_steps = 10 * c.train.mcmc_steps;
   const Json compare = top.object("compare"), bench = top.object("bench");
-  check_command_sections(compare, bench, c.train);
+  check_command_sections(config, compare, bench, c.train);
   top.finish();
   check_run_memory(c);  // before anything is allocated
   check_eval(c);
@@ -186,7 +189,7 @@ std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved,
   const int64_t world = comm ? comm->world_size() : 1;
   if (comm) dist::check_world_size(resolved, world);
   if (comm && threshold_auto_quantile(s.sampler) > 0) {
-    throw UserError("samplers." + s.sampler.type +
+    throw UserError("samplers." + sampler_name(resolved) +
                     ".threshold: \"auto\" is not available with --nproc (each rank's chains "
                     "would adapt a b of their own); give a number");
   }

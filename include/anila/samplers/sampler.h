@@ -130,9 +130,13 @@ std::string precision_warning(const Sampler& sampler, const ChainState& state);
 SamplerPtr make_sampler(const Json& section, const std::string& path = "sampler");
 // The registered type names, in the registry's order.
 std::vector<std::string> sampler_types();
-// UserError naming `what` unless `names` is a non-empty list of sampler types
-// (an unknown name gets the closest valid one).
-void check_sampler_list(const std::vector<std::string>& names, const std::string& what);
+// UserError naming `what` unless `names` is a non-empty list of sampler names:
+// registered types or the named variants of `config` (an unknown name gets the
+// closest valid one).
+void check_sampler_list(const std::vector<std::string>& names, const std::string& what,
+                        const Json& config = Json());
+// The names a config can run: every registered type, then its named variants.
+std::vector<std::string> sampler_names(const Json& config);
 
 // ---- the sampler of a run config ----
 // A run config names its sampler in `sampler.type` (default anila) and may hold
@@ -140,8 +144,12 @@ void check_sampler_list(const std::vector<std::string>& names, const std::string
 // of `sampler` apply to whichever type runs. The options of type X are
 //     built-in defaults  <  samplers.X  <  sampler.* (except type)  <  extra
 // so `--set sampler.type=X` and `anila compare --samplers X` run X with X's own
-// settings. `type` ("" = sampler.type) picks X; `extra` holds sampler keys given
-// on a command line. UserError on a bad section, naming it.
+// settings. A key of `samplers` that is not a type is a named variant,
+// samplers.V = {"type": X, ...}: V runs X with samplers.X overlaid by V's keys
+// (defaults < samplers.X < samplers.V < sampler.* < extra), and V is a name like
+// a type's wherever samplers are named (sampler.type, --samplers, compare.samplers,
+// run folders). `type` ("" = sampler.type) picks the name; `extra` holds sampler
+// keys given on a command line. UserError on a bad section, naming it.
 SamplerOptions resolve_sampler(const Json& config, const std::string& type = "",
                                const Json& extra = Json());
 // The `sampler` and `samplers` sections config.json records: sampler = {type,
@@ -149,6 +157,9 @@ SamplerOptions resolve_sampler(const Json& config, const std::string& type = "",
 // every type the config names, the running type's being exactly what ran.
 // Resolving the result again gives the same options for every type.
 Json resolved_sampler_sections(const Json& config);
+// The name a config runs: `type` if given, else sampler.type (default anila);
+// a type or a named variant.
+std::string sampler_name(const Json& config, const std::string& type = "");
 // A run folder's config.json written before per-sampler settings (no
 // `samplers` section; a flat `sampler` section that every type inherited, and
 // compare.overrides): rewritten so that every type resolves to what it did

@@ -2,22 +2,26 @@
 // ending in a report (docs/reproducing.md).
 //
 // An experiment is a file configs/reproduce/<name>.json: an ordinary training
-// config (whose compare section names the samplers, their per-sampler
-// overrides and the default number of seeds) plus a "reproduce" section that
+// config (whose compare section names the samplers and the default number of
+// seeds, and whose samplers section holds each one's settings) plus a "reproduce" section that
 // only this command reads:
 //
 //   "reproduce": {
 //     "title":       "Rings: AniLA against five other samplers",
 //     "about":       "what is reproduced, from which paper",            (text)
 //     "budget":      "why the iteration count differs from the paper",   (text)
+//     "mcmc_steps":  [25, 50, 100],                  (optional: also compare at these K)
 //     "published":   {"source": "...", "metric": "Inception FID", "iterations": 100000,
 //                     "values": {"langevin": 65.2, "anila": 48.1, "hmc": 49.9}},
+//                    (with "key": "sample_tv" when measured with that summary metric)
 //     "inpaint":     {"n": 16, "mask": "center", "steps": -1, "data": {...}}   (optional)
 //   }
 //
 // reproduce() runs compare_samplers (samplers × seeds into OUT/<sampler>/seed<i>/,
 // finished runs reused, interrupted ones resumed from their checkpoint, so a
-// re-run with the same OUT continues where it stopped), then, with "inpaint",
+// re-run with the same OUT continues where it stopped), the same at every other K
+// of mcmc_steps into OUT/K<k>/<sampler>/seed<i>/ (the report's "Sampler steps K"
+// section, a verdict in words, OUT/sweep.csv), then, with "inpaint",
 // inpaints a batch of images with each sampler's seed-0 model into
 // OUT/inpaint/<sampler>/, and writes the report:
 //

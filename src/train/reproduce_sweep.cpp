@@ -1,0 +1,255 @@
+// reproduce_sweep.cpp — reproduce at several K and the section comparing them
+// (see train/reproduce_sweep.h).
+//
+// Notation: K sampler steps per training iteration; sd the sample standard
+// deviation over seeds (n − 1); se the standard error of a difference of means.
+#include "train/reproduce_sweep.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "anila/config.h"
+#include "anila/io/files.h"
+#include "anila/samplers/sampler.h"
+
+namespace fs = std::filesystem;
+
+namespace anila {
+
+namespace {
+
+Json summary_at(const std::string& dir) {
+  const std::string file = dir + "/summary.json";
+  if (!fs::exists(file)) return Json();
+  Json j = try_parse_json(io::read_text(file));
+  return j.is_object() ? j : Json();
+}
+
+bool completed(const Json& summary) {
+  return summary.is_object() && summary.value("status", "") == "completed";
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? NAN : s / static_cast<double>(v.size());
+}
+
+double sd(const std::vector<double>& v) {
+  if (v.size() < 2) return NAN;
+  const double m = mean(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / static_cast<double>(v.size() - 1));
+}
+
+// The final values of `key` of the completed runs of `sampler` at K.
+std::vector<double> finals(const Experiment& ex, const std::string& sampler, int64_t K,
+                           const std::string& key) {
+  std::vector<double> out;
+  for (int64_t i = 0; i < ex.seeds; ++i) {
+    const Json s = summary_at(fmt::format("{}/{}/seed{}", sweep_folder(ex, K), sampler, i));
+    if (completed(s) && s.contains(key) && s[key].is_number()) {
+      const double v = s[key].get<double>();
+      if (std::isfinite(v)) out.push_back(v);
+    }
+  }
+  return out;
+}
+
+// The sampler type a name of the experiment runs (a type or a named variant).
+std::string type_of(const Experiment& ex, const std::string& name) {
+  return resolve_sampler(ex.resolved, name).type;
+}
+
+// The pairs the verdict compares: every AniLA-type sampler against langevin, and
+// every AniLA-MH-type sampler against mala, when both are in the experiment.
+std::vector<std::pair<std::string, std::string>> contrast_pairs(const Experiment& ex) {
+  auto has = [&](const std::string& s) {
+    return std::find(ex.samplers.begin(), ex.samplers.end(), s) != ex.samplers.end();
+  };
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const auto& s : ex.samplers) {
+    const std::string t = type_of(ex, s);
+    if (t == "anila" && has("langevin")) pairs.push_back({s, "langevin"});
+    if (t == "anila-mh" && has("mala")) pairs.push_back({s, "mala"});
+  }
+  return pairs;
+}
+
+void write_sweep_csv(const Experiment& ex, const std::vector<Metric>& metrics) {
+  std::string csv = "sampler,K,seed,status";
+  for (const auto& m : metrics) csv += "," + m.key;
+  csv += "\n";
+  for (const auto& s : ex.samplers) {
+    for (int64_t K : ex.sweep) {
+      for (int64_t i = 0; i < ex.seeds; ++i) {
+        const Json sm = summary_at(fmt::format("{}/{}/seed{}", sweep_folder(ex, K), s, i));
+        csv += fmt::format("{},{},{},{}", s, K, i,
+                           sm.is_object() ? sm.value("status", "unknown") : "missing");
+        for (const auto& m : metrics) {
+          const bool ok = completed(sm) && sm.contains(m.key) && sm[m.key].is_number();
+          csv += ok ? fmt::format(",{:.6g}", sm[m.key].get<double>()) : std::string(",");
+        }
+        csv += "\n";
+      }
+    }
+  }
+  io::write_atomic(ex.out + "/sweep.csv", csv);
+}
+
+void metric_table(const Experiment& ex, const Metric& m, io::Report& rep) {
+  std::vector<std::string> header = {"sampler"};
+  for (int64_t K : ex.sweep) header.push_back(fmt::format("K = {}", K));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : ex.samplers) {
+    std::vector<std::string> row = {s};
+    for (int64_t K : ex.sweep) {
+      const std::vector<double> v = finals(ex, s, K, m.key);
+      std::string cell = io::mean_sd(v, m.format);
+      if (static_cast<int64_t>(v.size()) < ex.seeds)
+        cell += fmt::format(" ({}/{} runs)", v.size(), ex.seeds);
+      row.push_back(cell);
+    }
+    rows.push_back(row);
+  }
+  rep.table(header, rows,
+            fmt::format("{}: final value at each K, mean ± sd over {} seed(s); every sampler at K "
+                        "runs K steps per training iteration.",
+                        m.title, ex.seeds));
+}
+
+std::string join_numbers(const std::vector<int64_t>& v) {
+  std::vector<std::string> parts;
+  for (int64_t x : v) parts.push_back(std::to_string(x));
+  return join(parts, ", ");
+}
+
+}  // namespace
+
+std::string sweep_folder(const Experiment& ex, int64_t K) {
+  return K == ex.K ? ex.out : fmt::format("{}/K{}", ex.out, K);
+}
+
+Json sweep_config(const Experiment& ex, int64_t K) {
+  Json config = ex.config;
+  if (!config.contains("train") || !config["train"].is_object()) config["train"] = Json::object();
+  config["train"]["mcmc_steps"] = K;
+  return config;
+}
+
+void run_sweep(const Experiment& ex, const CompareOptions& options) {
+  for (int64_t K : ex.sweep) {
+    if (K == ex.K) continue;
+    CompareOptions o = options;
+    o.out_dir = sweep_folder(ex, K);
+    if (!o.quiet) std::cerr << fmt::format("reproduce: K = {} -> {}\n", K, o.out_dir);
+    compare_samplers(sweep_config(ex, K), o);
+  }
+}
+
+int64_t finished_sweep_runs(const Experiment& ex, bool force) {
+  if (force) return 0;
+  int64_t n = 0;
+  for (int64_t K : ex.sweep) {
+    if (K == ex.K) continue;
+    for (const auto& s : ex.samplers)
+      for (int64_t i = 0; i < ex.seeds; ++i)
+        n += completed(summary_at(fmt::format("{}/{}/seed{}", sweep_folder(ex, K), s, i)));
+  }
+  return n;
+}
+
+// The standard error of the difference of the means; NaN with fewer than two
+// finished runs on either side.
+double contrast_se(const SweepContrast& c) {
+  const double sa = sd(c.values), sb = sd(c.baseline_values);
+  return std::sqrt(sa * sa / static_cast<double>(c.values.size()) +
+                   sb * sb / static_cast<double>(c.baseline_values.size()));
+}
+
+int contrast_outcome(const SweepContrast& c) {
+  const double diff = mean(c.values) - mean(c.baseline_values), se = contrast_se(c);
+  if (!std::isfinite(diff) || !std::isfinite(se) || !(std::abs(diff) > 2 * se)) return 0;
+  return diff < 0 ? -1 : 1;
+}
+
+std::string contrast_sentence(const SweepContrast& c, const std::string& format) {
+  const double ms = mean(c.values), mb = mean(c.baseline_values);
+  const auto num = [&](double v) { return fmt::format(fmt::runtime(format), v); };
+  std::string text = fmt::format("At K = {}, {}'s {} is {} against {}'s {}", c.K, c.sampler,
+                                 c.metric, io::mean_sd(c.values, format), c.baseline,
+                                 io::mean_sd(c.baseline_values, format));
+  if (c.values.empty() || c.baseline_values.empty()) return text + ": not enough finished runs.";
+  const double diff = ms - mb;
+  const std::string way = diff < 0 ? "lower (better)" : "higher (worse)";
+  text += fmt::format(": {} by {} ({:.0f} %)", way, num(std::abs(diff)),
+                      100 * std::abs(diff) / std::abs(mb));
+  const double se = contrast_se(c);
+  if (!std::isfinite(se)) return text + "; one seed, so no spread to judge it against.";
+  const double sa = sd(c.values), sb = sd(c.baseline_values);
+  const double pooled = std::sqrt(0.5 * (sa * sa + sb * sb));
+  text += fmt::format(", {:.1f} seed sd", pooled > 0 ? std::abs(diff) / pooled : INFINITY);
+  if (contrast_outcome(c) != 0)
+    return text + fmt::format(" — beyond twice its standard error ({}).", num(se));
+  return text +
+         fmt::format(" — within twice its standard error ({}): no clear difference.", num(se));
+}
+
+std::string contrast_summary(const std::vector<SweepContrast>& by_k) {
+  std::vector<int64_t> lower, tie, higher;
+  for (const auto& c : by_k) {
+    const int o = contrast_outcome(c);
+    (o < 0 ? lower : o > 0 ? higher : tie).push_back(c.K);
+  }
+  const SweepContrast& c = by_k.front();
+  std::vector<std::string> parts;
+  if (!lower.empty()) parts.push_back("clearly lower (better) at K = " + join_numbers(lower));
+  if (!higher.empty()) parts.push_back("clearly higher (worse) at K = " + join_numbers(higher));
+  if (!tie.empty()) parts.push_back("no clear difference at K = " + join_numbers(tie));
+  return fmt::format("**{} against {}**: {} {}.", c.sampler, c.baseline, c.metric,
+                     join(parts, "; "));
+}
+
+void sweep_section(const Experiment& ex, const RunKind& kind, const FeatureKeys& features,
+                   io::Report& rep) {
+  if (ex.sweep.size() < 2) return;
+  const std::vector<Metric> metrics = kind.sample_metrics(features);
+  rep.heading("Sampler steps K");
+  if (metrics.empty()) {
+    rep.paragraph("No sample-quality metric to compare across K: set eval.features.");
+    return;
+  }
+  rep.paragraph(fmt::format(
+      "The same comparison at K = {} sampler steps per training iteration (the runs at K = {} "
+      "are the ones above; the others are in `{}/K<k>/`), to answer whether a sampler gives "
+      "better samples with fewer steps. Everything else is unchanged.",
+      join_numbers(ex.sweep), ex.K, ex.out));
+  for (const auto& m : metrics) metric_table(ex, m, rep);
+  write_sweep_csv(ex, metrics);
+  const auto pairs = contrast_pairs(ex);
+  if (pairs.empty()) return;
+  const Metric& m = metrics.front();
+  std::vector<std::string> summaries, lines;
+  for (const auto& [s, b] : pairs) {
+    std::vector<SweepContrast> by_k;
+    for (int64_t K : ex.sweep) {
+      by_k.push_back({s, b, m.key, K, finals(ex, s, K, m.key), finals(ex, b, K, m.key)});
+      lines.push_back(contrast_sentence(by_k.back(), m.format));
+    }
+    summaries.push_back(contrast_summary(by_k));
+  }
+  rep.heading("Verdict", 3);
+  rep.paragraph(fmt::format(
+      "Lower {} is better. \"Beyond twice its standard error\" means the difference of the means "
+      "exceeds 2·√(sd₁²/n₁ + sd₂²/n₂) over the seeds; anything less is within the noise of "
+      "this many seeds.",
+      m.key));
+  for (const auto& line : summaries) rep.paragraph(line);
+  for (const auto& line : lines) rep.paragraph(line);
+}
+
+}  // namespace anila
