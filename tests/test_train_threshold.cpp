@@ -140,6 +140,10 @@ TEST(ThresholdAuto, OffByDefaultAndWrittenBackAsAuto) {
   EXPECT_EQ(written["threshold"], "auto");
   EXPECT_EQ(written["threshold_quantile"].get<double>(), 0.8);
   EXPECT_EQ(resolve_config(resolved)["samplers"], resolved["samplers"]);
+  // Without threshold_quantile: the documented training default, 0.99.
+  Json bare = auto_config();
+  bare["samplers"]["anila"].erase("threshold_quantile");
+  EXPECT_EQ(threshold_auto_quantile(resolve_sampler(bare)), 0.99);
   // A number given on top (sampler.* over samplers.<type>) turns auto off.
   Json numeric = auto_config();
   numeric["sampler"]["threshold"] = 0.3;

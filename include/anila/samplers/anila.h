@@ -54,7 +54,7 @@ std::vector<std::string> anila_option_keys();
 // (ThresholdAdaptation, anila/samplers/adapt.h; docs/samplers.md). The auto setting
 // lives in SamplerOptions::extra ("threshold": "auto", "threshold_quantile": q);
 // options.threshold keeps the b in use (0.01 until something adapts it).
-inline constexpr double kDefaultThresholdQuantile = 0.9;
+inline constexpr double kDefaultThresholdQuantile = 0.99;  // training (docs/samplers.md)
 // Reads threshold and threshold_quantile; UserError naming the key for anything
 // but a number > 0 or "auto", and for a quantile outside (0, 1).
 void parse_anila_threshold(ConfigReader& reader, SamplerOptions& options);
