@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -215,6 +217,11 @@ TEST_F(Cli, BadInputsGiveExitTwoAndAClearLine) {
       {"train --config " + cfg + " --set sampler.step_size=0", "sampler.step_size: must be > 0"},
       {"train --config " + cfg + " --set train.mcmc_steps=0", "train.mcmc_steps: must be >= 1"},
       {"train --config " + cfg + " --set sampler.threshold=-1", "sampler.threshold: must be > 0"},
+      {"train --config " + cfg + " --set samplers.anila.threshold=automatic",
+       "samplers.anila.threshold: expected a number > 0 or \"auto\""},
+      {"train --config " + cfg + " --set samplers.anila.threshold_quantile=-0.5",
+       "samplers.anila.threshold_quantile: must be"},
+      {"train --config " + cfg + " --set eval.holdout=1", "eval.holdout: must be"},
       {"train --config " + cfg + " --set train.batch_size=600", "larger than chains.bank_size"},
       {"train --config " + cfg + " --set data.type=ringz", "did you mean rings"},
       {"train --config " + path("absent.json"), "absent.json"},
@@ -233,6 +240,92 @@ TEST_F(Cli, BadInputsGiveExitTwoAndAClearLine) {
     EXPECT_LE(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
     EXPECT_FALSE(fs::exists(path("out_" + std::to_string(&c - &cases[0])))) << c.args;
   }
+}
+
+// threshold "auto": b is logged per metrics row, config.json says "auto", summary.json
+// the final b.
+TEST_F(Cli, ThresholdAutoIsLoggedAndSummarised) {
+  std::string out = path("auto");
+  Result r =
+      run("train --quiet --config " + tiny_config() + " --out " + out +
+          " --set samplers.anila.threshold=auto --set samplers.anila.threshold_quantile=0.75");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_json(out + "/config.json")["samplers"]["anila"]["threshold"], "auto");
+  const Json summary = read_json(out + "/summary.json");
+  EXPECT_EQ(summary["sampler_settings"]["threshold"], "auto");
+  EXPECT_EQ(summary["sampler_settings"]["threshold_quantile"], 0.75);
+  ASSERT_TRUE(summary["threshold_final"].is_number()) << summary.dump();
+  std::ifstream rows(out + "/metrics.jsonl");
+  std::vector<double> b;
+  for (std::string line; std::getline(rows, line);) {
+    const Json row = Json::parse(line);
+    if (row.contains("threshold")) b.push_back(row["threshold"].get<double>());
+  }
+  ASSERT_GE(b.size(), 3u);  // iterations 10, 20, 30 (log_every 10)
+  EXPECT_NE(b.front(), b.back());
+  std::ifstream csv(out + "/metrics.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_NE(header.find(",threshold,"), std::string::npos) << header;
+}
+
+// A 2D evaluation whose box is too small: the warning is said once per run (not at
+// each of the three evaluations) and kept in summary.json; compare says it once per run.
+TEST_F(Cli, GridWarningIsSaidOncePerRun) {
+  const std::string cfg = write("small_box.json", R"({"seed": 1, "data": {"type": "rings"},
+      "sampler": {"type": "langevin"}, "samplers": {"langevin": {"step_size": 0.05},
+      "anila": {"step_size": 0.05, "threshold": 1.0}},
+      "chains": {"type": "persistent", "bank_size": 200, "scale": 5.0},
+      "train": {"iterations": 20, "batch_size": 50, "mcmc_steps": 5, "log_every": 10},
+      "eval": {"every": 5, "samples": 200, "chains": 100, "resolution": 32, "hist_bins": 16,
+               "n_data": 500, "n_mmd": 100, "box": [-0.5, 0.5, -0.5, 0.5]}})");
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  const std::string out = path("box");
+  Result r = run("train --quiet --config " + cfg + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(count(r.output, "eval box is too small"), 1u) << r.output;
+  EXPECT_NE(r.output.find("anila: warning: "), std::string::npos) << r.output;
+  const Json summary = read_json(out + "/summary.json");
+  ASSERT_TRUE(summary.contains("grid_warning")) << summary.dump();
+  EXPECT_NE(summary["grid_warning"].get<std::string>().find("eval.box"), std::string::npos);
+  r = run("compare --quiet --jobs 1 --config " + cfg + " --samplers langevin,anila --out " +
+          path("cmp"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(count(r.output, "eval box is too small"), 2u) << r.output;
+}
+
+// CSV data: eval.holdout of the points are never trained on, nll is computed on them
+// and is the run's model metric (summary, final printout).
+TEST_F(Cli, CsvRunReportsNllOnHeldOutPoints) {
+  std::string points = "x,y\n";
+  for (int i = 0; i < 200; ++i) {
+    const double a = 0.0314159 * i * 2;
+    points += std::to_string((i % 2 ? 1.5 : -1.5) + 0.3 * std::cos(a)) + "," +
+              std::to_string(0.3 * std::sin(3 * a)) + "\n";
+  }
+  write("points.csv", points);
+  const std::string cfg = write(
+      "csv.json", R"({"seed": 3, "data": {"type": "csv", "path": ")" + path("points.csv") + R"("},
+      "sampler": {"type": "langevin", "step_size": 0.05},
+      "chains": {"type": "persistent", "bank_size": 200, "scale": 3.0},
+      "train": {"iterations": 10, "batch_size": 50, "mcmc_steps": 5, "log_every": 5},
+      "eval": {"every": 0, "samples": 200, "resolution": 32, "hist_bins": 16, "n_mmd": 100,
+               "holdout": 0.25}})");
+  const std::string out = path("csv");
+  Result r = run("train --config " + cfg + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Json summary = read_json(out + "/summary.json");
+  EXPECT_EQ(summary["nll_data"], "held_out");
+  EXPECT_EQ(summary["nll_points"], 50);
+  EXPECT_EQ(summary["model_metric"], "nll");
+  EXPECT_TRUE(summary["nll"].is_number());
+  EXPECT_TRUE(summary.contains("kl_note"));
+  EXPECT_EQ(read_json(out + "/config.json")["eval"]["holdout"], 0.25);
+  EXPECT_NE(r.output.find("nats on 50 held-out points"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, DivergedRunExitsThreeAndKeepsTheLastCheckpoint) {

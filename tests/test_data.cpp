@@ -32,6 +32,7 @@
 
 #include "anila/common.h"
 #include "anila/data/dataset2d.h"
+#include "anila/eval/grid2d.h"
 #include "data/kde.h"
 
 namespace anila::data {
@@ -510,6 +511,61 @@ TEST_F(DataCsv, ScottBandwidthPerAxis) {
     }
   }
   EXPECT_NEAR(ds->log_density(at::zeros({1, 2}))[0].item<double>(), std::log(p), 1e-12);
+}
+
+// eval.holdout: ⌈fraction·N⌉ rows held out, never drawn by sample(), the split fixed
+// by the seed; evaluate_2d computes nll (and the KDE kl) on exactly those rows.
+TEST_F(DataCsv, HoldoutIsDisjointFromTrainingAndScoresNll) {
+  std::string text;
+  for (int i = 0; i < 50; ++i) {
+    text += std::to_string(i) + "," + std::to_string(std::sin(0.7 * i)) + "\n";
+  }
+  const std::string path = write("p.csv", text);
+  const Json section = {{"type", "csv"}, {"path", path}};
+  auto ds = make_dataset2d(section, "data", {/*holdout=*/0.2, /*seed=*/7});
+  const at::Tensor held = ds->held_out();
+  ASSERT_TRUE(held.defined());
+  ASSERT_EQ(held.sizes(), (at::IntArrayRef{10, 2}));
+  // Row i has x = i: the held-out indices, and those sample() hands out.
+  std::vector<bool> is_held(50, false);
+  for (int64_t k = 0; k < 10; ++k) is_held[size_t(held[k][0].item<float>())] = true;
+  auto gen = cpu_gen(3);
+  const at::Tensor drawn = ds->sample(4000, gen);
+  std::vector<bool> seen(50, false);
+  for (int64_t k = 0; k < drawn.size(0); ++k) seen[size_t(drawn[k][0].item<float>())] = true;
+  for (size_t i = 0; i < 50; ++i) {
+    EXPECT_NE(is_held[i], seen[i]) << "row " << i;  // each row either held out or trained on
+  }
+  // Deterministic given the seed; another seed gives another split.
+  EXPECT_TRUE(at::equal(make_dataset2d(section, "data", {0.2, 7})->held_out(), held));
+  EXPECT_FALSE(at::equal(make_dataset2d(section, "data", {0.2, 8})->held_out(), held));
+  EXPECT_FALSE(make_dataset2d(section, "data", {0.0, 7})->held_out().defined());
+  EXPECT_FALSE(make_dataset2d({{"type", "pinwheel"}}, "data", {0.2, 7})->held_out().defined());
+
+  // nll = −mean log p_θ over the held-out rows, p_θ ∝ exp(−|x − (25, 0)|²/200).
+  const eval::ScalarField f = [](const at::Tensor& x) {
+    return -(x - at::tensor({25.0f, 0.0f})).pow(2).sum(1) / 200;
+  };
+  const eval::Grid2D grid{ds->box(), 64};
+  eval::EvalOptions opt;
+  opt.n_mmd = 50;
+  const eval::Report2D rep = eval::evaluate_2d(f, 1.0, *ds, drawn, grid, opt, gen);
+  const double nll = -eval::model_log_prob(f, 1.0, rep.log_z, held).mean().item<double>();
+  EXPECT_NEAR(rep.nll, nll, 1e-9 * std::abs(nll));
+  EXPECT_EQ(rep.nll_data, "held_out");
+  EXPECT_EQ(rep.nll_points, 10);
+  const double kl = (ds->log_density(held) + rep.nll).mean().item<double>();
+  EXPECT_NEAR(rep.kl, kl, 1e-9 * (1 + std::abs(kl)));
+  EXPECT_NE(rep.to_json()["kl_note"].get<std::string>().find("held-out"), std::string::npos);
+}
+
+TEST_F(DataCsv, HoldoutLeavingFewerThanTwoTrainingPointsIsAUserError) {
+  const std::string path = write("p.csv", "0,0\n1,0\n0,2\n");
+  const std::string msg = user_error_message([&] {
+    make_dataset2d({{"type", "csv"}, {"path", path}}, "data", {0.5, 1});
+  });
+  EXPECT_NE(msg.find("eval.holdout"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("2 of the 3 points"), std::string::npos) << msg;
 }
 
 TEST_F(DataCsv, ManyPointsIntegrateToOne) {

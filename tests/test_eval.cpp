@@ -433,11 +433,13 @@ TEST(EvalReport, EndToEndFieldsAndSampleFloor) {
   const Json j = rep.to_json();
   for (const char* key :
        {"kl", "tv", "nll", "log_z", "sample_tv", "sample_tv_model", "sample_mmd", "sample_tv_floor",
-        "data_log_density_exact", "border_mass", "log_z_half_res"}) {
+        "data_log_density_exact", "border_mass", "log_z_half_res", "nll_data", "nll_points"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j.at("kl").get<double>(), rep.kl);
-  EXPECT_EQ(j.size(), 11u);  // no grid_warning on this grid, no kl_note for exact data
+  EXPECT_EQ(j.at("nll_data"), "fresh_draws");  // a generator: no held-out points
+  EXPECT_EQ(j.at("nll_points").get<int64_t>(), opt.n_data);
+  EXPECT_EQ(j.size(), 13u);  // no grid_warning on this grid, no kl_note for exact data
 }
 
 // A broken sampler (a quarter of the rows NaN or inf) and a model with NaN somewhere:

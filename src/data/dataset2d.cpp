@@ -24,6 +24,7 @@
 #include <tuple>
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 
 #include "anila/config.h"
 #include "data/kde.h"
@@ -345,13 +346,37 @@ class PinwheelData : public Dataset2D {
 };
 
 // ---- csv -------------------------------------------------------------------
-// Rows of a point file, resampled uniformly with replacement; reference density a
-// Gaussian KDE over all rows (bandwidth: the option, or Scott's rule per axis).
+// The rows of `all` [N, 2] split into ⌈holdout·N⌉ held-out rows and the rest, by a
+// permutation drawn from `seed`; each part keeps the file's order. UserError when
+// fewer than 2 training rows would remain.
+std::pair<at::Tensor, at::Tensor> split_holdout(const at::Tensor& all, double holdout,
+                                                uint64_t seed, const std::string& file) {
+  const int64_t n = all.size(0);
+  const auto k = static_cast<int64_t>(std::ceil(holdout * static_cast<double>(n) - 1e-9));
+  if (k <= 0) return {all, at::Tensor()};
+  if (n - k < 2) {
+    throw UserError(fmt::format(
+        "eval.holdout: holding out {} of the {} points of {} leaves fewer than 2 to train on; "
+        "lower eval.holdout (0 trains on every point)",
+        k, n, file));
+  }
+  at::Generator gen = make_generator(seed ^ 0x5EEDC5F0ULL, c10::Device(c10::kCPU));
+  const at::Tensor perm = at::randperm(n, gen, at::TensorOptions().dtype(at::kLong));
+  const at::Tensor held = std::get<0>(perm.narrow(0, 0, k).sort());
+  const at::Tensor kept = std::get<0>(perm.narrow(0, k, n - k).sort());
+  return {all.index_select(0, kept), all.index_select(0, held)};
+}
+
+// Rows of a point file (less the held-out ones), resampled uniformly with
+// replacement; reference density a Gaussian KDE over the training rows
+// (bandwidth: the option, or Scott's rule per axis); the box covers every row.
 class CsvData : public Dataset2D {
  public:
-  CsvData(std::string path, double bandwidth, const std::string& bandwidth_key)
+  CsvData(std::string path, double bandwidth, const std::string& bandwidth_key,
+          const Dataset2DOptions& options)
       : path_(std::move(path)), bandwidth_(bandwidth) {
-    points_ = internal::read_points_csv(path_);
+    const at::Tensor all = internal::read_points_csv(path_);
+    std::tie(points_, held_) = split_holdout(all, options.holdout, options.seed, path_);
     points_f_ = points_.to(at::kFloat);
     if (bandwidth_ > 0) {
       hx_ = hy_ = bandwidth_;
@@ -363,7 +388,7 @@ class CsvData : public Dataset2D {
                         bandwidth_key + " > 0");
       }
     }
-    const at::Tensor lo = std::get<0>(points_.min(0)), hi = std::get<0>(points_.max(0));
+    const at::Tensor lo = std::get<0>(all.min(0)), hi = std::get<0>(all.max(0));
     const double x0 = lo[0].item<double>(), x1 = hi[0].item<double>();
     const double y0 = lo[1].item<double>(), y1 = hi[1].item<double>();
     const double pad_x = 0.1 * (x1 - x0) + 3 * hx_, pad_y = 0.1 * (y1 - y0) + 3 * hy_;
@@ -388,10 +413,15 @@ class CsvData : public Dataset2D {
     return kde.log_density(as_query(x, "csv"));
   }
 
+  at::Tensor held_out() const override {
+    return held_.defined() ? held_.to(at::kFloat) : at::Tensor();
+  }
+
  private:
   std::string path_;
   double bandwidth_;
-  at::Tensor points_;    // [N, 2] float64
+  at::Tensor points_;    // [N, 2] float64, the training rows
+  at::Tensor held_;      // [k, 2] float64, the held-out rows (undefined: none)
   at::Tensor points_f_;  // [N, 2] float32, what sample() hands out
   double hx_ = 0, hy_ = 0;
   Box box_;
@@ -405,7 +435,12 @@ std::vector<std::string> dataset2d_types() {
           "moons", "swissroll", "2spirals",   "pinwheel",    "csv"};
 }
 
-std::unique_ptr<Dataset2D> make_dataset2d(const Json& section, const std::string& path) {
+bool dataset2d_density_exact(const std::string& type) {
+  return type != "pinwheel" && type != "csv";
+}
+
+std::unique_ptr<Dataset2D> make_dataset2d(const Json& section, const std::string& path,
+                                          const Dataset2DOptions& options) {
   ConfigReader r(section, path);
   const std::string type = r.choice("type", "rings", dataset2d_types());
   r.allow({"noise"});  // data noise σ_data, applied by the trainer
@@ -414,7 +449,7 @@ std::unique_ptr<Dataset2D> make_dataset2d(const Json& section, const std::string
     const std::string file = r.string("path", "");
     const double bandwidth = r.number("kde_bandwidth", 0.0, Range::non_negative());
     r.finish();
-    return std::make_unique<CsvData>(file, bandwidth, r.key_path("kde_bandwidth"));
+    return std::make_unique<CsvData>(file, bandwidth, r.key_path("kde_bandwidth"), options);
   }
   r.finish();
   if (type == "rings") return std::make_unique<RingsData>();

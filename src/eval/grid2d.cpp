@@ -311,13 +311,17 @@ Json Report2D::to_json() const {
             {"sample_mmd", sample_mmd},
             {"sample_tv_floor", sample_tv_floor},
             {"data_log_density_exact", data_log_density_exact}};
+  j["nll_data"] = nll_data;
+  j["nll_points"] = nll_points;
   j["border_mass"] = grid_check.border_mass;
   j["log_z_half_res"] = grid_check.log_z_half;
   if (!grid_check.warning.empty()) j["grid_warning"] = grid_check.warning;
   if (!data_log_density_exact) {
     j["kl_note"] =
-        "approximate: the data density is a KDE of the data, so kl can be negative; nll is "
-        "the model metric";
+        "approximate: the data density is a KDE of the training points, so kl can be "
+        "negative; nll (on " +
+        std::string(nll_data == "held_out" ? "held-out points" : "fresh draws") +
+        ") is the model metric";
   }
   return j;
 }
@@ -342,8 +346,12 @@ Report2D evaluate_2d(const ScalarField& f, double temperature, const data::Datas
   const at::Tensor data_grid = data.log_density(grid.points()).reshape({r, r});
   rep.data_log_density = normalize_on_grid(data_grid, area).log_density;
 
-  // 3. KL and NLL on fresh data.
-  const at::Tensor x = data.sample(options.n_data, gen);
+  // 3. KL and NLL on held-out points, else on fresh data.
+  const at::Tensor held = data.held_out();
+  const bool use_held = held.defined() && held.size(0) > 0;
+  const at::Tensor x = use_held ? held : data.sample(options.n_data, gen);
+  rep.nll_data = use_held ? "held_out" : "fresh_draws";
+  rep.nll_points = x.size(0);
   const at::Tensor lp_data = data.log_density(x).to(at::kDouble);
   const at::Tensor lp_model = model_log_prob(f, temperature, model.log_z, x);
   rep.kl = (lp_data - lp_model).mean().item<double>();

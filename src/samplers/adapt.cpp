@@ -31,7 +31,20 @@ double DualAveraging::final_step() const {
   return std::exp(log_step_bar_);
 }
 
-ThresholdAdaptation::ThresholdAdaptation(double quantile) : quantile_(quantile) {}
+ThresholdAdaptation::ThresholdAdaptation(double quantile, double min_weight)
+    : quantile_(quantile), min_weight_(min_weight) {}
+
+at::Tensor ThresholdAdaptation::state() const {
+  return at::tensor({static_cast<double>(t_), log_b_bar_}, at::kDouble);
+}
+
+void ThresholdAdaptation::set_state(const at::Tensor& state) {
+  TORCH_CHECK(state.numel() == 2, "ThresholdAdaptation::set_state: expected [2], got ",
+              state.sizes());
+  const at::Tensor s = state.to(at::kCPU, at::kDouble).reshape({2});
+  t_ = static_cast<int64_t>(s[0].item<double>());
+  log_b_bar_ = s[1].item<double>();
+}
 
 double ThresholdAdaptation::update(const at::Tensor& grad, const std::string& norm) {
   // At most ~65k magnitudes (evenly strided) so the quantile stays cheap for images.
@@ -42,7 +55,7 @@ double ThresholdAdaptation::update(const at::Tensor& grad, const std::string& no
   if (m.numel() == 0) return final_threshold();
   const double q = std::max(at::quantile(m, quantile_).item<double>(), 1e-30);
   ++t_;
-  const double w = std::pow(static_cast<double>(t_), -0.75);
+  const double w = std::max(std::pow(static_cast<double>(t_), -0.75), min_weight_);
   log_b_bar_ = t_ == 1 ? std::log(q) : w * std::log(q) + (1 - w) * log_b_bar_;
   return final_threshold();
 }

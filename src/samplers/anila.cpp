@@ -89,19 +89,54 @@ void AnilaSampler::step(ChainState& state, const LogDensity& logp, at::Generator
   accept_move(state, z, logp);
 }
 
+void parse_anila_threshold(ConfigReader& r, SamplerOptions& o) {
+  const Json given = r.raw("threshold");
+  const bool is_auto = given.is_string() && given.get<std::string>() == "auto";
+  if (given.is_string() && !is_auto) {
+    throw UserError(r.key_path("threshold") +
+                    ": expected a number > 0 or \"auto\" (b follows a quantile of |grad f| "
+                    "during training), got " +
+                    describe_json(given));
+  }
+  if (!is_auto) o.threshold = r.number("threshold", o.threshold, Range::positive());
+  const double q =
+      r.number("threshold_quantile", kDefaultThresholdQuantile, {0.0, 1.0, true, true});
+  o.extra.erase("threshold");
+  o.extra.erase("threshold_quantile");
+  if (is_auto) {
+    o.extra["threshold"] = "auto";
+    o.extra["threshold_quantile"] = q;
+  }
+}
+
+void write_anila_threshold(const SamplerOptions& o, Json& out) {
+  const double q = threshold_auto_quantile(o);
+  if (q > 0) {
+    out["threshold"] = "auto";
+    out["threshold_quantile"] = q;
+  } else {
+    out["threshold"] = o.threshold;
+  }
+}
+
+double threshold_auto_quantile(const SamplerOptions& o) {
+  if (!o.extra.is_object() || o.extra.value("threshold", Json()) != Json("auto")) return 0;
+  return o.extra.value("threshold_quantile", kDefaultThresholdQuantile);
+}
+
 void parse_anila_options(ConfigReader& r, SamplerOptions& o) {
-  o.threshold = r.number("threshold", o.threshold, Range::positive());
+  parse_anila_threshold(r, o);
   o.anisotropy = r.choice("anisotropy", o.anisotropy, {"both", "noise", "drift"});
   o.norm = r.choice("norm", o.norm, {"element", "pixel", "sample"});
   o.noise_power = r.number("noise_power", o.noise_power, {0.0, 1.0, true, false});
 }
 
 std::vector<std::string> anila_option_keys() {
-  return {"threshold", "anisotropy", "norm", "noise_power"};
+  return {"threshold", "threshold_quantile", "anisotropy", "norm", "noise_power"};
 }
 
 void write_anila_options(const SamplerOptions& o, Json& out) {
-  out["threshold"] = o.threshold;
+  write_anila_threshold(o, out);
   out["anisotropy"] = o.anisotropy;
   out["norm"] = o.norm;
   out["noise_power"] = o.noise_power;

@@ -102,16 +102,16 @@ SamplerSpec anila_ito_spec() {
   s.type = "anila-ito";
   s.summary = "AniLA + the drift (sε²/2)∇·γ: unadjusted, without AniLA's exp(f/ε²)/γ bias";
   s.counterpart = "anila-mh";
-  s.keys = {"threshold", "norm", "hessian_probes", "exact_hessian_dim"};
+  s.keys = {"threshold", "threshold_quantile", "norm", "hessian_probes", "exact_hessian_dim"};
   s.diagnostics = {"gamma", "gamma_lt1"};
   s.parse = [](ConfigReader& r, SamplerOptions& o) {
-    o.threshold = r.number("threshold", o.threshold, Range::positive());
+    parse_anila_threshold(r, o);
     o.norm = r.choice("norm", o.norm, {"element", "pixel", "sample"});
     o.extra["hessian_probes"] = r.integer("hessian_probes", probes_of(o), {1, 1000});
     o.extra["exact_hessian_dim"] = r.integer("exact_hessian_dim", exact_dim_of(o), {0, 4096});
   };
   s.to_json = [](const SamplerOptions& o, Json& out) {
-    out["threshold"] = o.threshold;
+    write_anila_threshold(o, out);
     out["norm"] = o.norm;
     out["hessian_probes"] = probes_of(o);
     out["exact_hessian_dim"] = exact_dim_of(o);

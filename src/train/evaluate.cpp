@@ -29,7 +29,7 @@ Json evaluate_checkpoint(const std::string& checkpoint, const ImageEvalOptions& 
                     " is a 2D run; its model and sample metrics (kl, tv, sample_tv) are in "
                     "summary.json — anila eval measures image runs");
   }
-  const SamplerOptions sampler_options = resolve_sampler(run.config, o.sampler);
+  const SamplerOptions sampler_options = resolve_run_sampler(run, o.sampler);
   const std::string name = sampler_options.type;
   SamplerPtr sampler = make_sampler(sampler_options);
   const int64_t steps = o.steps >= 0 ? o.steps : run.config["train"]["mcmc_steps"].get<int64_t>();

@@ -27,6 +27,7 @@
 #include "anila/io/run_lock.h"
 #include "anila/io/tensorboard.h"
 #include "anila/models/energy.h"
+#include "anila/samplers/anila.h"
 #include "anila/samplers/sampler.h"
 #include "anila/train/distributed.h"
 #include "anila/train/setup.h"
@@ -115,16 +116,58 @@ Json summary_json(const eval::Report2D& r, const eval::Grid2D& grid, double temp
   return j;
 }
 
+// The model metric a 2D run is scored by (best checkpoint, progress, final line):
+// kl where the data's density is exact; nll where it is a KDE (csv, pinwheel),
+// whose kl is an approximation that can be negative.
+std::string model_metric_2d(const data::Dataset2D& data) {
+  return data.log_density_exact() ? "kl" : "nll";
+}
+
 void print_final(const Json& summary, const std::string& dir) {
+  std::string model;
+  if (summary.value("data_log_density", "") == "exact") {
+    model = fmt::format("kl {:.4f} nats  tv {:.4f}  nll {:.4f}", summary.value("kl", NAN),
+                        summary.value("tv", NAN), summary.value("nll", NAN));
+  } else {
+    const bool held = summary.value("nll_data", "") == "held_out";
+    model = fmt::format(
+        "nll {:.4f} nats on {} {}  tv {:.4f}  kl {:.4f} (approximate: KDE reference, can be "
+        "negative)",
+        summary.value("nll", NAN), summary.value("nll_points", int64_t{0}),
+        held ? "held-out points" : "fresh draws", summary.value("tv", NAN),
+        summary.value("kl", NAN));
+  }
   std::cout << fmt::format(
       "\n{}\n  sample quality (chains as drawn in training):  sample_tv {:.4f}  (exact-sample "
-      "floor {:.4f})  sample_mmd {:.5f}\n  model quality (exp(f/T)/Z, T={:.3g}):          kl "
-      "{:.4f} nats  tv {:.4f}  nll {:.4f}\n",
+      "floor {:.4f})  sample_mmd {:.5f}\n  model quality (exp(f/T)/Z, T={:.3g}):          {}\n",
       dir, summary.value("sample_tv", NAN), summary.value("sample_tv_floor", NAN),
-      summary.value("sample_mmd", NAN), summary.value("temperature", NAN), summary.value("kl", NAN),
-      summary.value("tv", NAN), summary.value("nll", NAN));
+      summary.value("sample_mmd", NAN), summary.value("temperature", NAN), model);
   std::cout.flush();
 }
+
+// A 2D evaluation's grid_warning (box too small, grid too coarse), said once per
+// run on stderr however many evaluations carry it; the first one is remembered
+// for summary.json.
+class GridWarningOnce {
+ public:
+  explicit GridWarningOnce(std::string label) : label_(std::move(label)) {}
+  void note(const Json& report, int64_t iteration) {
+    if (!first_.is_null() || !report.contains("grid_warning")) return;
+    first_ = {{"iteration", iteration}, {"warning", report["grid_warning"]}};
+    std::cerr << fmt::format("anila: warning: {}: iteration {}: {}\n", label_, iteration,
+                             report["grid_warning"].get<std::string>());
+  }
+  // summary.json keeps the final evaluation's grid_warning, or else the first one.
+  void add_to(Json& summary) const {
+    if (first_.is_null() || summary.contains("grid_warning")) return;
+    summary["grid_warning"] = fmt::format("at iteration {}: {}", first_["iteration"].get<int64_t>(),
+                                          first_["warning"].get<std::string>());
+  }
+
+ private:
+  std::string label_;
+  Json first_;
+};
 
 // Image runs: chains drawn exactly as training draws them (K steps), the same
 // chains continued to eval.long_run_steps, and snapshots of the first chains
@@ -328,7 +371,7 @@ class StartAgreement {
 // The evaluation metric a run keeps its best checkpoint by ("" when it has none):
 // the model KL in 2D, the FD of image runs with eval.features.
 std::string best_metric_name(const RunSetup& s) {
-  if (!s.images) return "kl";
+  if (!s.images) return model_metric_2d(*s.data);
   return s.eval.features.empty() ? "" : "fd_" + feature_tag(s.eval.features);
 }
 
@@ -402,6 +445,7 @@ class MetricsRow : public RunObserver {
              {"elapsed_s", elapsed},
              {"it_per_s", (e.iteration - start_) / std::max(elapsed, 1e-9)}};
     for (auto& [k, v] : st.sampler.items()) e.row[k == "f" ? "f_chain" : k] = v;
+    if (std::isfinite(st.threshold)) e.row["threshold"] = st.threshold;
   }
   void rolled_back(int64_t iteration) override { start_ = std::min(start_, iteration); }
 
@@ -416,18 +460,20 @@ const std::vector<std::string> k2DEvalColumns = {
 // 2D runs: model and sample metrics every eval.every iterations.
 class Evaluation2D : public RunObserver {
  public:
-  explicit Evaluation2D(const RunSetup& s) : s_(s) {}
+  Evaluation2D(const RunSetup& s, GridWarningOnce& warning) : s_(s), warning_(warning) {}
   void after_step(Trainer& trainer, StepEvent& e) override {
     if (!e.eval_now) return;
     EvaluationWeights weights(trainer);
     const eval::Report2D r = evaluate(trainer, s_, s_.eval.chains, nullptr);
     const Json rj = r.to_json();
     for (const auto& k : k2DEvalColumns) e.row[k] = rj[k];
-    e.metric = r.kl;
+    e.metric = rj[model_metric_2d(*s_.data)].get<double>();
+    warning_.note(rj, e.iteration);
   }
 
  private:
   const RunSetup& s_;
+  GridWarningOnce& warning_;
 };
 
 // The run folder's metric rows (metrics.csv/jsonl) and, with --tensorboard, the
@@ -496,7 +542,7 @@ class ProgressReporter : public RunObserver {
       : progress_(s.train.iterations,
                   options.label.empty() ? fs::path(dir).filename().string() : options.label, start,
                   stderr, options.interactive, options.quiet),
-        metric_(metrics ? "fd_" + metrics->tag() : (s.images ? "" : "kl")) {}
+        metric_(metrics ? "fd_" + metrics->tag() : (s.images ? "" : model_metric_2d(*s.data))) {}
   void after_step(Trainer&, StepEvent& e) override {
     loss_ = e.stats->loss;
     if (std::isfinite(e.metric)) latest_ = e.metric;
@@ -516,9 +562,11 @@ class ProgressReporter : public RunObserver {
 
 // ---- rank 0: the run folder ----
 
-// The columns of metrics.csv: training, 2D evaluation and the image metrics'.
-std::vector<std::string> metric_columns(const ImageMetrics* metrics) {
+// The columns of metrics.csv: training (with threshold "auto": the b in use), 2D
+// evaluation and the image metrics'.
+std::vector<std::string> metric_columns(const ImageMetrics* metrics, bool threshold_auto) {
   std::vector<std::string> columns = kMetricColumns;
+  if (threshold_auto) columns.insert(columns.begin() + 11, "threshold");
   if (metrics) {
     for (const auto& c : metrics->columns()) columns.push_back(c);
   }
@@ -546,7 +594,8 @@ class LeadRun {
         resume_(resume),
         dir_(options.out_dir),
         ckpt_(dir_ + "/checkpoints/last.pt"),
-        loop_(s.train.iterations, s.train.log_every, s.eval.every) {}
+        loop_(s.train.iterations, s.train.log_every, s.eval.every),
+        grid_warning_(options.label.empty() ? dir_ : options.label) {}
 
   // Builds the trainer; returns summary.json's content when the run is already done.
   Json start(const Json& resolved);
@@ -577,6 +626,7 @@ class LeadRun {
   ProgressReporter* progress_ = nullptr;
   BestCheckpoint* best_ = nullptr;
   std::unique_ptr<DivergenceRecovery> recovery_;
+  GridWarningOnce grid_warning_;
 };
 
 Json LeadRun::start(const Json& resolved) {
@@ -608,8 +658,9 @@ void LeadRun::prepare() {
 }
 
 void LeadRun::add_observers() {
-  auto writer = std::make_unique<MetricsWriter>(dir_, metric_columns(metrics_.get()), resume_,
-                                                start_, options_.tensorboard);
+  auto writer = std::make_unique<MetricsWriter>(
+      dir_, metric_columns(metrics_.get(), trainer_->threshold_auto()), resume_, start_,
+      options_.tensorboard);
   auto checkpoints = std::make_unique<Checkpointer>(ckpt_, s_.train.checkpoint_every, start_);
   auto progress = std::make_unique<ProgressReporter>(s_, options_, dir_, start_, metrics_.get());
   writer_ = writer.get();
@@ -620,7 +671,7 @@ void LeadRun::add_observers() {
   if (s_.images) {
     loop_.add(std::make_unique<ImageEvaluation>(s_, dir_, metrics_.get(), *writer_));
   } else {
-    loop_.add(std::make_unique<Evaluation2D>(s_));
+    loop_.add(std::make_unique<Evaluation2D>(s_, grid_warning_));
   }
   const std::string metric = best_metric_name(s_);
   if (!metric.empty()) {
@@ -673,6 +724,8 @@ Json LeadRun::train() {
 // and writes it.
 Json LeadRun::write_summary(Json summary) {
   summary["weights"] = trainer_->evaluation_weights();
+  if (trainer_->threshold_auto())
+    summary["threshold_final"] = trainer_->sampler()->options().threshold;
   if (best_ && !best_->summary().is_null()) summary["best_checkpoint"] = best_->summary();
   if (!recovery_->rollbacks().empty()) summary["rollbacks"] = recovery_->rollbacks();
   summary["seconds"] = seconds_since(t0_);
@@ -698,6 +751,9 @@ Json LeadRun::finish_2d() {
   summary["sampler"] = sampler->name();
   summary["sampler_settings"] = sampler->options().to_json();
   summary["data_log_density"] = report.data_log_density_exact ? "exact" : "kde_reference";
+  summary["model_metric"] = model_metric_2d(*s_.data);
+  grid_warning_.note(summary, trainer.iteration());
+  grid_warning_.add_to(summary);
   io::write_npy(dir_ + "/samples.npy", samples);
   io::write_npy(dir_ + "/log_density.npy", report.log_density);
   io::write_npy(dir_ + "/data_log_density.npy", report.data_log_density);
@@ -710,9 +766,9 @@ Json LeadRun::finish_2d() {
   Json row = {{"iteration", trainer.iteration()}};
   for (const auto& k : k2DEvalColumns) row[k] = summary[k];
   writer_->append(row);
-  if (best_) best_->consider(trainer, report.kl);
+  if (best_) best_->consider(trainer, summary[model_metric_2d(*s_.data)].get<double>());
   summary = write_summary(summary);
-  write_curves(dir_, {"kl", "sample_tv"});
+  write_curves(dir_, {model_metric_2d(*s_.data), "sample_tv"});
   if (writer_->tensorboard()) {
     writer_->tensorboard()->add_image("figure", io::read_png(dir_ + "/figure.png"),
                                       trainer.iteration());
@@ -954,6 +1010,7 @@ LoadedRun load_run(const std::string& path, const std::string& weights) {
   run.model = trainer->model();
   run.chains = trainer->chains();
   run.temperature = trainer->sampler()->temperature();
+  if (trainer->threshold_auto()) run.threshold = trainer->sampler()->options().threshold;
   run.sample_shape = setup.sample_shape;
   run.images = setup.images;
   run.checkpoint = ckpt;
@@ -962,6 +1019,13 @@ LoadedRun load_run(const std::string& path, const std::string& weights) {
     run.box = {b.xmin, b.xmax, b.ymin, b.ymax};
   }
   return run;
+}
+
+SamplerOptions resolve_run_sampler(const LoadedRun& run, const std::string& type,
+                                   const Json& extra) {
+  SamplerOptions o = resolve_sampler(run.config, type, extra);
+  if (threshold_auto_quantile(o) > 0 && std::isfinite(run.threshold)) o.threshold = run.threshold;
+  return o;
 }
 
 Json config_for_sampler(const Json& config, const std::string& sampler) {

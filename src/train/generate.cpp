@@ -202,7 +202,7 @@ Json generate_images(const LoadedRun& run, const GenerateOptions& o) {
   const std::vector<std::string> names = generation_samplers(run, o);
   std::vector<SamplerPtr> samplers;
   for (const auto& name : names) {
-    samplers.push_back(make_sampler(resolve_sampler(run.config, name, o.sampler)));
+    samplers.push_back(make_sampler(resolve_run_sampler(run, name, o.sampler)));
   }
   prepare_output(o.out_dir, o.force);
 
@@ -305,7 +305,7 @@ Json inpaint_images(const LoadedRun& run, const at::Tensor& images, const Inpain
   if (N < 1) throw UserError("inpaint: no images given");
   const int64_t K = resolve_steps(run, o.steps);
   if (!o.sampler_type.empty()) check_sampler_list({o.sampler_type}, "sampler", run.config);
-  SamplerPtr sampler = make_sampler(resolve_sampler(run.config, o.sampler_type, o.sampler));
+  SamplerPtr sampler = make_sampler(resolve_run_sampler(run, o.sampler_type, o.sampler));
   const c10::Device device = run_device(run);
   const at::Tensor mask = make_inpaint_mask(o.mask, images.sizes().vec(), o.seed).to(device);
   prepare_output(o.out_dir, o.force);

@@ -21,6 +21,7 @@
 #include "anila/io/results.h"
 #include "anila/models/energy.h"
 #include "anila/samplers/adapt.h"
+#include "anila/samplers/anila.h"
 #include "anila/samplers/registry.h"
 #include "anila/samplers/sampler.h"
 #include "anila/targets/analytic.h"
@@ -226,7 +227,8 @@ std::string threshold_source(const SampleOptions& o, const std::string& name, Sa
                              const std::map<std::string, double>& adapted_b) {
   const auto& keys = so.spec().keys;
   if (std::find(keys.begin(), keys.end(), "threshold") == keys.end()) return "";
-  if (given_section(o, name).contains("threshold")) return "given";
+  const Json given = given_section(o, name);
+  if (given.contains("threshold") && threshold_auto_quantile(so) == 0) return "given";
   const std::string other = so.spec().counterpart;
   if (!so.metropolis() && adapted_b.count(other)) {
     so.threshold = adapted_b.at(other);

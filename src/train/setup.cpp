@@ -8,6 +8,7 @@
 #include "anila/chains/chain_source.h"
 #include "anila/config.h"
 #include "anila/models/energy.h"
+#include "anila/samplers/anila.h"
 #include "anila/samplers/registry.h"
 #include "anila/train/distributed.h"
 #include "train/image_metrics.h"
@@ -32,6 +33,7 @@ EvalConfig parse_eval(const Json& section) {
   check_feature_spec(e.features, "eval.features");
   e.fd_samples = r.integer("fd_samples", e.fd_samples, Range::at_least(4));
   e.fd_reference = r.integer("fd_reference", e.fd_reference, Range::at_least(4));
+  e.holdout = r.number("holdout", e.holdout, {0.0, 1.0, false, true});
   r.allow({"box"});
   if (r.has("box")) {
     const Json& b = section["box"];
@@ -57,7 +59,7 @@ Json parse_data(const Json& section, const std::vector<int64_t>& image_shape, Ru
     c.sample_shape = image_shape.empty() ? data::image_shape_hint(section) : image_shape;
     return section;
   }
-  c.data = data::make_dataset2d(section, "data");
+  c.data = data::make_dataset2d(section, "data", {c.eval.holdout, c.seed});
   return c.data->to_json();
 }
 
@@ -113,6 +115,7 @@ RunConfig parse_run_config(const Json& config, const std::vector<int64_t>& image
   top.allow({"reproduce"});  // anila reproduce's own section (configs/reproduce/*.json)
   Json data_section = top.object("data");
   if (data_section.is_null()) data_section = Json{{"type", "rings"}};
+  c.eval = parse_eval(top.object("eval"));  // before the data: eval.holdout splits a CSV file
   Json data_json = parse_data(data_section, image_shape, c);
   c.data_noise = ConfigReader(data_section, "data").number("noise", 0.0, Range::non_negative());
   if (c.data_noise > 0) data_json["noise"] = c.data_noise;
@@ -122,7 +125,6 @@ RunConfig parse_run_config(const Json& config, const std::vector<int64_t>& image
   c.chains = parse_chain_options(top.object("chains"), "chains");
   c.train = parse_train_options(top.object("train"), "train");
   c.train.data_noise = c.data_noise;
-  c.eval = parse_eval(top.object("eval"));
   if (c.eval.long_run_steps < 0) c.eval.long_run_steps = 10 * c.train.mcmc_steps;
   const Json compare = top.object("compare"), bench = top.object("bench");
   check_command_sections(config, compare, bench, c.train);
@@ -175,7 +177,8 @@ Json EvalConfig::to_json() const {
             {"long_run_steps", long_run_steps},
             {"features", features},
             {"fd_samples", fd_samples},
-            {"fd_reference", fd_reference}};
+            {"fd_reference", fd_reference},
+            {"holdout", holdout}};
   if (!box.empty()) j["box"] = box;
   return j;
 }
@@ -185,6 +188,11 @@ std::unique_ptr<Trainer> make_trainer(const RunSetup& s, const Json& resolved,
   if (s.device.is_cuda()) set_cuda_tf32(s.tf32);
   const int64_t world = comm ? comm->world_size() : 1;
   if (comm) dist::check_world_size(resolved, world);
+  if (comm && threshold_auto_quantile(s.sampler) > 0) {
+    throw UserError("samplers." + sampler_name(resolved) +
+                    ".threshold: \"auto\" is not available with --nproc (each rank's chains "
+                    "would adapt a b of their own); give a number");
+  }
   const uint64_t chain_seed = comm ? dist::rank_seed(s.seed, comm->rank()) : s.seed;
   at::Generator gen = make_generator(chain_seed, s.device);
   at::Generator init_gen = make_generator(chain_seed + 1, s.device);

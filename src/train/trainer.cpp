@@ -17,6 +17,8 @@
 
 #include "anila/config.h"
 #include "anila/io/checkpoint_file.h"
+#include "anila/samplers/adapt.h"
+#include "anila/samplers/anila.h"
 #include "anila/train/distributed.h"
 #include "train/cuda_graph.h"
 #include "train/divergence.h"
@@ -246,8 +248,13 @@ Trainer::Trainer(EnergyModelPtr model, SamplerPtr sampler, ChainSourcePtr chains
     at::NoGradGuard no_grad;
     for (const auto& p : model_->parameters()) ema_.push_back(p.detach().clone());
   }
+  if (const double q = threshold_auto_quantile(sampler_->options()); q > 0) {
+    threshold_ = std::make_unique<ThresholdAdaptation>(q, kTrainThresholdRate);
+  }
   if (options_.cuda_graph == "off") {
     graph_status_ = "off";
+  } else if (threshold_) {
+    graph_status_ = "eager (the sampler's threshold is \"auto\": b changes every iteration)";
   } else if (!device_.is_cuda()) {
     graph_status_ = "eager (" + device_.str() + " device)";
   } else if (!SamplerGraph::compiled()) {
@@ -298,8 +305,13 @@ ChainState Trainer::run_chains(const at::Tensor& z0, SamplerStats* stats) {
   }
   const auto logp = chain_log_density();
   ChainState state = ChainState::start(z0, *logp);
+  if (threshold_ && threshold_->steps() == 0) adapt_threshold(state.grad);
   sampler_->run(state, *logp, options_.mcmc_steps, gen_, stats);
   return state;
+}
+
+void Trainer::adapt_threshold(const at::Tensor& grad) {
+  sampler_->set_threshold(threshold_->update(grad, sampler_->options().norm));
 }
 
 std::unique_ptr<LogDensity> Trainer::chain_log_density() const {
@@ -390,6 +402,10 @@ IterationStats Trainer::step(bool collect_sampler_stats) {
   update_ema();
   chains_->give_back(state.z);
   iteration_++;
+  if (threshold_) {
+    out.threshold = sampler_->options().threshold;
+    adapt_threshold(state.grad);
+  }
 
   out.loss = loss_v;
   out.grad_norm = grad_norm;
@@ -562,6 +578,7 @@ void Trainer::write_state(torch::serialize::OutputArchive& archive) const {
   archive.write("rng_state", gen_.get_state());
   archive.write("lr_scale", at::tensor(lr_scale_, at::kDouble));
   archive.write("divergence_state", guard_->state());
+  if (threshold_) archive.write("threshold_state", threshold_->state());
   if (!ema_.empty()) {
     torch::serialize::OutputArchive ema_archive;
     for (size_t i = 0; i < ema_.size(); ++i) ema_archive.write(std::to_string(i), ema_[i].cpu());
@@ -638,6 +655,10 @@ void Trainer::read_state(torch::serialize::InputArchive& archive, const std::str
   iteration_ = it.item<int64_t>();
   lr_scale_ = archive.try_read("lr_scale", t) ? t.item<double>() : 1.0;
   if (archive.try_read("divergence_state", t)) guard_->set_state(t);
+  if (threshold_ && archive.try_read("threshold_state", t)) {
+    threshold_->set_state(t);
+    if (threshold_->steps() > 0) sampler_->set_threshold(threshold_->final_threshold());
+  }
   if (comm_) {
     // This rank's generator and its rows of the global bank.
     at::Tensor rngs, data_rng;

@@ -2,7 +2,8 @@
 //
 // Notation: x is [n, 2] (float32 for samples); log-densities are returned as
 // float64 [n]. Toy densities are infinite-data generators; a CSV dataset
-// resamples its points with replacement.
+// resamples its training points with replacement (a run holds a fraction of the
+// file's points out of training, eval.holdout: held_out()).
 //
 // Types (public config names, defined in docs/datasets.md):
 //   rings, gmm, 8gaussians, 25gaussians, checkerboard   exact closed form
@@ -45,13 +46,30 @@ class Dataset2D {
   virtual Box box() const = 0;
   // Resolved options, including "type".
   virtual Json to_json() const = 0;
+  // Points held out of training for evaluation: [n, 2] float32, never returned by
+  // sample() (csv with Dataset2DOptions::holdout > 0). Undefined for generators,
+  // whose fresh draws are held out by construction.
+  virtual at::Tensor held_out() const { return at::Tensor(); }
+};
+
+// How a run builds its data beyond the data section (the run's eval.holdout and seed).
+struct Dataset2DOptions {
+  // csv: this fraction of the file's points, ⌈holdout·N⌉ of them, is held out of
+  // training (held_out()); 0 keeps all of them for training. Other types ignore it.
+  double holdout = 0;
+  uint64_t seed = 0;  // the split's seed: the same seed gives the same split
 };
 
 // Builds a dataset from its config section; UserError on an unknown type or key,
-// a missing or garbled CSV file (naming the line).
-std::unique_ptr<Dataset2D> make_dataset2d(const Json& section, const std::string& path = "data");
+// a missing or garbled CSV file (naming the line), or a holdout that leaves fewer
+// than 2 training points.
+std::unique_ptr<Dataset2D> make_dataset2d(const Json& section, const std::string& path = "data",
+                                          const Dataset2DOptions& options = {});
 
 // The valid values of data.type for 2D data.
 std::vector<std::string> dataset2d_types();
+// Whether a 2D data type has an exact log-density (Dataset2D::log_density_exact):
+// false for pinwheel and csv, whose reference is a KDE.
+bool dataset2d_density_exact(const std::string& type);
 
 }  // namespace anila::data

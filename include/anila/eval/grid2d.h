@@ -113,6 +113,11 @@ struct Report2D {
   double sample_tv = 0, sample_tv_model = 0;  // sample quality
   double sample_mmd = 0, sample_tv_floor = 0;
   bool data_log_density_exact = true;
+  // Where kl and nll were computed: "held_out" (the data's held_out() points, e.g. a
+  // CSV file's eval.holdout fraction, never trained on) or "fresh_draws" (n_data
+  // new draws of a generator: held out by construction); nll_points: how many.
+  std::string nll_data = "fresh_draws";
+  int64_t nll_points = 0;
   at::Tensor log_density;       // [R, R] model, float64
   at::Tensor data_log_density;  // [R, R] data, float64
   // All scalars + grid-free fields; with border_mass, log_z_half_res, grid_warning
@@ -132,8 +137,10 @@ struct EvalOptions {
 // Everything at once. samples: [n, 2] chain samples drawn as training draws them.
 // `gen` supplies the fresh data draws (n_data for kl/nll, n for sample_tv_floor,
 // n_mmd for sample_mmd, in that order).
-// - kl, nll: Monte Carlo on fresh data with data.log_density (exact or KDE) and the
-//   grid log Z of the model; tv: grid_tv between the model and the data's
+// - kl, nll: Monte Carlo on fresh data (or, where the data holds points out of
+//   training, on all of data.held_out() instead: no n_data draw then) with
+//   data.log_density (exact or KDE) and the grid log Z of the model; tv: grid_tv
+//   between the model and the data's
 //   log-density renormalised on the grid.
 // - Non-finite sample rows count as outside the box for the histograms and are
 //   dropped (before taking the first n_mmd) for MMD.

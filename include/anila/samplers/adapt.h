@@ -42,17 +42,31 @@ class DualAveraging {
 // and b = b̄_t is used for the next step. So a fraction ≈ 1 − quantile of the
 // coordinates (pixels, chains) has γ < 1: b scales with the target's gradients
 // instead of being a fixed number. After the warm-up b is frozen at b̄.
+//
+// Training (threshold "auto", docs/samplers.md) feeds it once per iteration and
+// never freezes it; there the weight is max(t^{−κ}, min_weight), so b keeps
+// following a model whose gradients change (an exponential average with rate
+// min_weight once t^{−κ} drops below it).
 class ThresholdAdaptation {
  public:
-  explicit ThresholdAdaptation(double quantile);
+  explicit ThresholdAdaptation(double quantile, double min_weight = 0);
   // Feeds the gradients of step t ([B, ...]); returns the threshold for the next step.
   double update(const at::Tensor& grad, const std::string& norm);
   double final_threshold() const { return std::exp(log_b_bar_); }
+  int64_t steps() const { return t_; }
+  // What a checkpoint keeps: [t, log b̄] as float64 [2]; set_state restores it exactly.
+  at::Tensor state() const;
+  void set_state(const at::Tensor& state);
 
  private:
-  double quantile_, log_b_bar_ = 0;
+  double quantile_, min_weight_, log_b_bar_ = 0;
   int64_t t_ = 0;
 };
+
+// The averaging weight's floor in training (ThresholdAdaptation::min_weight):
+// after ~20 iterations b is an exponential average of the per-iteration quantiles
+// over the last ~1/0.05 = 20 iterations.
+inline constexpr double kTrainThresholdRate = 0.05;
 
 // Runs `warmup` steps of `sampler` from `state`, adapting its step size when
 // `adapt` is true and the sampler is a Metropolis–Hastings one, and its AniLA

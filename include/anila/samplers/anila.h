@@ -42,10 +42,26 @@ class AnilaSampler : public Sampler {
   at::Tensor gamma(const at::Tensor& grad) const;
 };
 
-// AniLA's own option keys (threshold, anisotropy, norm, noise_power), shared with anila-mh.
+// AniLA's own option keys (threshold, threshold_quantile, anisotropy, norm,
+// noise_power), shared with anila-mh.
 void parse_anila_options(ConfigReader& reader, SamplerOptions& options);
 void write_anila_options(const SamplerOptions& options, Json& out);
 std::vector<std::string> anila_option_keys();
+
+// ---- threshold "auto" (anila, anila-mh, anila-ito) ----
+// threshold: a number b > 0, or "auto": training then sets b every iteration to a
+// running `threshold_quantile`-quantile of the chains' |∇f| in the sampler's norm
+// (ThresholdAdaptation, anila/samplers/adapt.h; docs/samplers.md). The auto setting
+// lives in SamplerOptions::extra ("threshold": "auto", "threshold_quantile": q);
+// options.threshold keeps the b in use (0.01 until something adapts it).
+inline constexpr double kDefaultThresholdQuantile = 0.99;  // training (docs/samplers.md)
+// Reads threshold and threshold_quantile; UserError naming the key for anything
+// but a number > 0 or "auto", and for a quantile outside (0, 1).
+void parse_anila_threshold(ConfigReader& reader, SamplerOptions& options);
+// Writes threshold (the number, or "auto" with threshold_quantile).
+void write_anila_threshold(const SamplerOptions& options, Json& out);
+// The quantile b follows when the threshold is "auto", else 0.
+double threshold_auto_quantile(const SamplerOptions& options);
 
 // The registry entry (anila/samplers/registry.h).
 SamplerSpec anila_spec();

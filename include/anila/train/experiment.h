@@ -29,6 +29,7 @@
 // compare.md, compare.csv and compare.png.
 #pragma once
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@
 #include "anila/chains/chain_source.h"
 #include "anila/common.h"
 #include "anila/models/energy.h"
+#include "anila/samplers/sampler.h"
 
 namespace anila {
 
@@ -111,8 +113,15 @@ struct LoadedRun {
   std::shared_ptr<data::ImageDataset> images;  // the run's image data (null for 2D runs)
   std::string checkpoint;                      // the checkpoint file loaded
   std::string weights = "raw";                 // "ema" or "raw": what `model` holds
+  // The b the run's sampler ended with when its threshold was "auto" (else NaN).
+  double threshold = NAN;
 };
 LoadedRun load_run(const std::string& path, const std::string& weights = "");
+
+// resolve_sampler on a loaded run's config; a type whose threshold is "auto" gets
+// the b the run trained to (LoadedRun::threshold) when there is one.
+SamplerOptions resolve_run_sampler(const LoadedRun& run, const std::string& type = "",
+                                   const Json& extra = Json());
 
 // Benchmark of a config: per sampler, ms per training iteration, ms per
 // sampler step (K steps of M chains from the same start, median of `repeats`),

@@ -42,6 +42,9 @@ struct EvalConfig {
   int64_t n_data = 10000;    // fresh data for KL / NLL
   int64_t n_mmd = 2000;      // points per side for MMD
   std::vector<double> box;   // optional [xmin, xmax, ymin, ymax]
+  // CSV data: the fraction of the file's points held out of training; nll is
+  // computed on them (data::Dataset2DOptions). Other data draw fresh points.
+  double holdout = 0.1;
   // Image runs: the evaluation chains are continued to this many steps for the
   // long-run grid (is the model a good long-run density?); -1 = 10·K, 0 = off.
   int64_t long_run_steps = -1;

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <string>
@@ -133,14 +134,16 @@ TrainOptions parse_train_options(const Json& section, const std::string& path = 
 struct IterationStats {
   int64_t iteration = 0;  // 1-based, after the update
   double loss = 0, f_data = 0, f_samples = 0, grad_norm = 0, lr = 0;
-  Json sampler;  // SamplerStats::summary() on logged iterations, else empty
+  double threshold = NAN;  // the AniLA threshold b the chains used (threshold "auto"), else NaN
+  Json sampler;            // SamplerStats::summary() on logged iterations, else empty
 };
 
 // Draws M data points [M, ...] with the given generator.
 using DataFn = std::function<at::Tensor(int64_t M, at::Generator& gen)>;
 
-class SamplerGraph;     // train/sampler_graph.h
-class DivergenceGuard;  // train/divergence.h
+class SamplerGraph;         // train/sampler_graph.h
+class DivergenceGuard;      // train/divergence.h
+class ThresholdAdaptation;  // anila/samplers/adapt.h
 
 class Trainer {
  public:
@@ -156,6 +159,14 @@ class Trainer {
   // Multiplies the learning rate (on top of the schedule) by `factor`; kept in checkpoints.
   void scale_lr(double factor) { lr_scale_ *= factor; }
   double lr_scale() const { return lr_scale_; }
+
+  // ---- threshold "auto" (anila/samplers/anila.h) ----
+  // With a sampler whose threshold is "auto", b is set from the chains' gradients:
+  // at the first iteration from those of its starting states, and after every
+  // iteration from those of its final states (ThresholdAdaptation with weight
+  // floor kTrainThresholdRate; the state is kept in checkpoints). The K-step loop
+  // then runs eagerly (a captured CUDA graph would keep the old b).
+  bool threshold_auto() const { return threshold_ != nullptr; }
 
   // ---- EMA of the parameters (TrainOptions::ema) ----
   bool has_ema() const { return !ema_.empty(); }
@@ -239,6 +250,8 @@ class Trainer {
   double lr_scale_ = 1;
   std::vector<at::Tensor> ema_;  // EMA of model_->parameters(), same order
   std::unique_ptr<DivergenceGuard> guard_;
+  std::unique_ptr<ThresholdAdaptation> threshold_;  // null unless threshold "auto"
+  void adapt_threshold(const at::Tensor& grad);
   void update_ema();
   double parameter_grad_norm();
   void write_state(torch::serialize::OutputArchive& archive) const;
