@@ -189,6 +189,22 @@ TEST(DivergenceGuard, RollbackRestoresTheCheckpointAndScalesTheLearningRate) {
   }
 }
 
+namespace {
+
+// Trains `config` for `iterations` with the default guard; a divergence is a failure.
+void train_without_divergence(Json config, int64_t iterations, const std::string& label) {
+  config = resolve_config(config);
+  RunSetup s = build_setup(config);
+  auto trainer = make_trainer(s, config);
+  try {
+    while (trainer->iteration() < iterations) trainer->step(false);
+  } catch (const DivergedError& e) {
+    ADD_FAILURE() << label << ": " << e.what();
+  }
+}
+
+}  // namespace
+
 // The defaults stay quiet on the shipped configs' healthy runs: the 2D configs
 // (K capped at 10 to keep the test short) and configs/fashion_mnist.json on tiny data.
 TEST(DivergenceGuard, DefaultsDoNotFireOnShippedConfigs) {
@@ -197,14 +213,7 @@ TEST(DivergenceGuard, DefaultsDoNotFireOnShippedConfigs) {
       Json c = config_for_sampler(shipped(name), sampler);
       c["train"]["iterations"] = 120;  // the ratio checks run from iteration 51 on
       c["train"]["mcmc_steps"] = std::min<int64_t>(10, c["train"]["mcmc_steps"].get<int64_t>());
-      c = resolve_config(c);
-      RunSetup s = build_setup(c);
-      auto trainer = make_trainer(s, c);
-      try {
-        while (trainer->iteration() < 120) trainer->step(false);
-      } catch (const DivergedError& e) {
-        ADD_FAILURE() << name << " / " << sampler << ": " << e.what();
-      }
+      train_without_divergence(c, 120, name + " / " + sampler);
     }
   }
   // configs/fashion_mnist.json on 24 synthetic images, narrower and with small batches.
@@ -218,14 +227,7 @@ TEST(DivergenceGuard, DefaultsDoNotFireOnShippedConfigs) {
     c["train"]["iterations"] = 150;
     c["train"]["batch_size"] = 8;
     c["eval"]["features"] = "";
-    c = resolve_config(c);
-    RunSetup s = build_setup(c);
-    auto trainer = make_trainer(s, c);
-    try {
-      while (trainer->iteration() < 150) trainer->step(false);
-    } catch (const DivergedError& e) {
-      ADD_FAILURE() << "fashion_mnist / " << sampler << ": " << e.what();
-    }
+    train_without_divergence(c, 150, "fashion_mnist / " + sampler);
   }
 }
 

@@ -482,18 +482,24 @@ void Report::write(const std::string& dir) const {
   write_atomic(join_path(dir, "report.html"), page);
 }
 
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? NAN : s / static_cast<double>(v.size());
+}
+
+double sample_sd(const std::vector<double>& v) {
+  if (v.size() < 2) return NAN;
+  const double m = mean(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / static_cast<double>(v.size() - 1));
+}
+
 std::string mean_sd(const std::vector<double>& v, const std::string& format) {
   if (v.empty()) return "-";
-  double mean = 0;
-  for (double x : v) mean += x;
-  mean /= static_cast<double>(v.size());
-  std::string out = fmt::format(fmt::runtime(format), mean);
-  if (v.size() > 1) {
-    double var = 0;
-    for (double x : v) var += (x - mean) * (x - mean);
-    out += " ± " +
-           fmt::format(fmt::runtime(format), std::sqrt(var / static_cast<double>(v.size() - 1)));
-  }
+  std::string out = fmt::format(fmt::runtime(format), mean(v));
+  if (v.size() > 1) out += " ± " + fmt::format(fmt::runtime(format), sample_sd(v));
   return out;
 }
 

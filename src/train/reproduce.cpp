@@ -258,17 +258,14 @@ void claim_out_folder(const Experiment& ex, const ReproduceOptions& o) {
   io::write_atomic(record, text.dump(2) + "\n");
 }
 
-// Runs finished before this call (compare_samplers reuses them).
+// Runs finished before this call, at every K (compare_samplers reuses them).
 int64_t finished_runs(const Experiment& ex, const ReproduceOptions& o) {
+  if (o.force) return 0;
   int64_t reused = 0;
-  for (const auto& s : ex.samplers) {
-    for (int64_t i = 0; i < ex.seeds; ++i) {
-      const std::string sj = fmt::format("{}/{}/seed{}/summary.json", ex.out, s, i);
-      if (o.force || !fs::exists(sj)) continue;
-      const Json done = try_parse_json(io::read_text(sj));
-      if (done.is_object() && done.value("status", "") == "completed") reused++;
-    }
-  }
+  for (int64_t K : ex.sweep)
+    for (const auto& s : ex.samplers)
+      for (int64_t i = 0; i < ex.seeds; ++i)
+        reused += run_completed(fmt::format("{}/{}/seed{}", sweep_folder(ex, K), s, i));
   return reused;
 }
 
@@ -278,7 +275,7 @@ Json reproduce(const std::string& name, const ReproduceOptions& o) {
   const Experiment ex = prepare_experiment(name, o);
   claim_out_folder(ex, o);
   Invocation inv;
-  inv.reused = finished_runs(ex, o) + finished_sweep_runs(ex, o.force);
+  inv.reused = finished_runs(ex, o);
   if (ex.resolved.value("threads", int64_t{0}) > 0) set_threads(ex.resolved["threads"].get<int>());
   CompareOptions co;
   co.samplers = ex.samplers;

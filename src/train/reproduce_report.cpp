@@ -49,12 +49,6 @@ struct Context {
   int64_t T = 0;  // configured iterations
 };
 
-Json read_json_or_null(const std::string& file) {
-  if (!fs::exists(file)) return Json();
-  Json j = try_parse_json(io::read_text(file));
-  return j.is_discarded() ? Json() : j;
-}
-
 void read_series(RunData& r) {
   std::ifstream in(r.dir + "/metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
@@ -512,6 +506,17 @@ void reading_section(const Context& c, io::Report& rep) {
 }
 
 }  // namespace
+
+Json read_json_or_null(const std::string& file) {
+  if (!fs::exists(file)) return Json();
+  Json j = try_parse_json(io::read_text(file));
+  return j.is_discarded() ? Json() : j;
+}
+
+bool run_completed(const std::string& dir) {
+  const Json s = read_json_or_null(dir + "/summary.json");
+  return s.is_object() && s.value("status", "") == "completed";
+}
 
 Json write_reproduce_report(const Experiment& ex, const ReproduceOptions& o,
                             const Invocation& inv) {

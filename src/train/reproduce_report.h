@@ -52,6 +52,11 @@ struct Invocation {
   int64_t reused = 0;
 };
 
+// A JSON file read back; null when it is missing or does not parse.
+Json read_json_or_null(const std::string& file);
+// Whether a run folder's summary.json says the run completed.
+bool run_completed(const std::string& dir);
+
 // Reads the run folders back, writes OUT/report.{md,html} with its figures and
 // returns the inpainting results ({sampler: summary}, empty without inpainting).
 Json write_reproduce_report(const Experiment& ex, const ReproduceOptions& o, const Invocation& inv);

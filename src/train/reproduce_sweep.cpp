@@ -7,7 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -15,43 +15,32 @@
 #include "anila/io/files.h"
 #include "anila/samplers/sampler.h"
 
-namespace fs = std::filesystem;
-
 namespace anila {
 
 namespace {
-
-Json summary_at(const std::string& dir) {
-  const std::string file = dir + "/summary.json";
-  if (!fs::exists(file)) return Json();
-  Json j = try_parse_json(io::read_text(file));
-  return j.is_object() ? j : Json();
-}
 
 bool completed(const Json& summary) {
   return summary.is_object() && summary.value("status", "") == "completed";
 }
 
-double mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? NAN : s / static_cast<double>(v.size());
-}
+// Every run's summary.json at every K, read once: [sampler][K][seed] (null when missing).
+using SweepRuns = std::map<std::string, std::map<int64_t, std::vector<Json>>>;
 
-double sd(const std::vector<double>& v) {
-  if (v.size() < 2) return NAN;
-  const double m = mean(v);
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  return std::sqrt(s / static_cast<double>(v.size() - 1));
+SweepRuns read_sweep(const Experiment& ex) {
+  SweepRuns runs;
+  for (const auto& s : ex.samplers)
+    for (int64_t K : ex.sweep)
+      for (int64_t i = 0; i < ex.seeds; ++i)
+        runs[s][K].push_back(
+            read_json_or_null(fmt::format("{}/{}/seed{}/summary.json", sweep_folder(ex, K), s, i)));
+  return runs;
 }
 
 // The final values of `key` of the completed runs of `sampler` at K.
-std::vector<double> finals(const Experiment& ex, const std::string& sampler, int64_t K,
+std::vector<double> finals(const SweepRuns& runs, const std::string& sampler, int64_t K,
                            const std::string& key) {
   std::vector<double> out;
-  for (int64_t i = 0; i < ex.seeds; ++i) {
-    const Json s = summary_at(fmt::format("{}/{}/seed{}", sweep_folder(ex, K), sampler, i));
+  for (const Json& s : runs.at(sampler).at(K)) {
     if (completed(s) && s.contains(key) && s[key].is_number()) {
       const double v = s[key].get<double>();
       if (std::isfinite(v)) out.push_back(v);
@@ -80,14 +69,15 @@ std::vector<std::pair<std::string, std::string>> contrast_pairs(const Experiment
   return pairs;
 }
 
-void write_sweep_csv(const Experiment& ex, const std::vector<Metric>& metrics) {
+void write_sweep_csv(const Experiment& ex, const SweepRuns& runs,
+                     const std::vector<Metric>& metrics) {
   std::string csv = "sampler,K,seed,status";
   for (const auto& m : metrics) csv += "," + m.key;
   csv += "\n";
   for (const auto& s : ex.samplers) {
     for (int64_t K : ex.sweep) {
       for (int64_t i = 0; i < ex.seeds; ++i) {
-        const Json sm = summary_at(fmt::format("{}/{}/seed{}", sweep_folder(ex, K), s, i));
+        const Json& sm = runs.at(s).at(K)[static_cast<size_t>(i)];
         csv += fmt::format("{},{},{},{}", s, K, i,
                            sm.is_object() ? sm.value("status", "unknown") : "missing");
         for (const auto& m : metrics) {
@@ -101,14 +91,14 @@ void write_sweep_csv(const Experiment& ex, const std::vector<Metric>& metrics) {
   io::write_atomic(ex.out + "/sweep.csv", csv);
 }
 
-void metric_table(const Experiment& ex, const Metric& m, io::Report& rep) {
+void metric_table(const Experiment& ex, const SweepRuns& runs, const Metric& m, io::Report& rep) {
   std::vector<std::string> header = {"sampler"};
   for (int64_t K : ex.sweep) header.push_back(fmt::format("K = {}", K));
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : ex.samplers) {
     std::vector<std::string> row = {s};
     for (int64_t K : ex.sweep) {
-      const std::vector<double> v = finals(ex, s, K, m.key);
+      const std::vector<double> v = finals(runs, s, K, m.key);
       std::string cell = io::mean_sd(v, m.format);
       if (static_cast<int64_t>(v.size()) < ex.seeds)
         cell += fmt::format(" ({}/{} runs)", v.size(), ex.seeds);
@@ -151,34 +141,22 @@ void run_sweep(const Experiment& ex, const CompareOptions& options) {
   }
 }
 
-int64_t finished_sweep_runs(const Experiment& ex, bool force) {
-  if (force) return 0;
-  int64_t n = 0;
-  for (int64_t K : ex.sweep) {
-    if (K == ex.K) continue;
-    for (const auto& s : ex.samplers)
-      for (int64_t i = 0; i < ex.seeds; ++i)
-        n += completed(summary_at(fmt::format("{}/{}/seed{}", sweep_folder(ex, K), s, i)));
-  }
-  return n;
-}
-
 // The standard error of the difference of the means; NaN with fewer than two
 // finished runs on either side.
 double contrast_se(const SweepContrast& c) {
-  const double sa = sd(c.values), sb = sd(c.baseline_values);
+  const double sa = io::sample_sd(c.values), sb = io::sample_sd(c.baseline_values);
   return std::sqrt(sa * sa / static_cast<double>(c.values.size()) +
                    sb * sb / static_cast<double>(c.baseline_values.size()));
 }
 
 int contrast_outcome(const SweepContrast& c) {
-  const double diff = mean(c.values) - mean(c.baseline_values), se = contrast_se(c);
+  const double diff = io::mean(c.values) - io::mean(c.baseline_values), se = contrast_se(c);
   if (!std::isfinite(diff) || !std::isfinite(se) || !(std::abs(diff) > 2 * se)) return 0;
   return diff < 0 ? -1 : 1;
 }
 
 std::string contrast_sentence(const SweepContrast& c, const std::string& format) {
-  const double ms = mean(c.values), mb = mean(c.baseline_values);
+  const double ms = io::mean(c.values), mb = io::mean(c.baseline_values);
   const auto num = [&](double v) { return fmt::format(fmt::runtime(format), v); };
   std::string text = fmt::format("At K = {}, {}'s {} is {} against {}'s {}", c.K, c.sampler,
                                  c.metric, io::mean_sd(c.values, format), c.baseline,
@@ -190,7 +168,7 @@ std::string contrast_sentence(const SweepContrast& c, const std::string& format)
                       100 * std::abs(diff) / std::abs(mb));
   const double se = contrast_se(c);
   if (!std::isfinite(se)) return text + "; one seed, so no spread to judge it against.";
-  const double sa = sd(c.values), sb = sd(c.baseline_values);
+  const double sa = io::sample_sd(c.values), sb = io::sample_sd(c.baseline_values);
   const double pooled = std::sqrt(0.5 * (sa * sa + sb * sb));
   text += fmt::format(", {:.1f} seed sd", pooled > 0 ? std::abs(diff) / pooled : INFINITY);
   if (contrast_outcome(c) != 0)
@@ -228,8 +206,9 @@ void sweep_section(const Experiment& ex, const RunKind& kind, const FeatureKeys&
       "are the ones above; the others are in `{}/K<k>/`), to answer whether a sampler gives "
       "better samples with fewer steps. Everything else is unchanged.",
       join_numbers(ex.sweep), ex.K, ex.out));
-  for (const auto& m : metrics) metric_table(ex, m, rep);
-  write_sweep_csv(ex, metrics);
+  const SweepRuns runs = read_sweep(ex);
+  for (const auto& m : metrics) metric_table(ex, runs, m, rep);
+  write_sweep_csv(ex, runs, metrics);
   const auto pairs = contrast_pairs(ex);
   if (pairs.empty()) return;
   const Metric& m = metrics.front();
@@ -237,7 +216,7 @@ void sweep_section(const Experiment& ex, const RunKind& kind, const FeatureKeys&
   for (const auto& [s, b] : pairs) {
     std::vector<SweepContrast> by_k;
     for (int64_t K : ex.sweep) {
-      by_k.push_back({s, b, m.key, K, finals(ex, s, K, m.key), finals(ex, b, K, m.key)});
+      by_k.push_back({s, b, m.key, K, finals(runs, s, K, m.key), finals(runs, b, K, m.key)});
       lines.push_back(contrast_sentence(by_k.back(), m.format));
     }
     summaries.push_back(contrast_summary(by_k));

@@ -21,8 +21,6 @@ std::string sweep_folder(const Experiment& ex, int64_t K);
 Json sweep_config(const Experiment& ex, int64_t K);
 // Runs the comparison at every K of ex.sweep other than ex.K (finished runs are reused).
 void run_sweep(const Experiment& ex, const CompareOptions& options);
-// Runs finished before this invocation in the sweep's folders (other than ex.K's).
-int64_t finished_sweep_runs(const Experiment& ex, bool force);
 // The "Sampler steps K" section (nothing when ex.sweep holds one K): per sample metric
 // a table sampler × K of mean ± sd over seeds, then the verdict; writes ex.out/sweep.csv.
 void sweep_section(const Experiment& ex, const RunKind& kind, const FeatureKeys& features,

@@ -80,5 +80,8 @@ std::string html_escape(const std::string& text);
 // for both numbers; just the mean for one value; "-" for none. The table cells of
 // compare and reproduce.
 std::string mean_sd(const std::vector<double>& v, const std::string& format);
+// The mean of v (NaN when empty) and its sample sd (n − 1; NaN below two values).
+double mean(const std::vector<double>& v);
+double sample_sd(const std::vector<double>& v);
 
 }  // namespace anila::io
