@@ -88,6 +88,13 @@ TEST_F(Cli, TrainWritesACompleteRunFolder) {
   EXPECT_NE(head.find("(500, 2)"), std::string::npos) << head;
   EXPECT_NE(r.output.find("sample quality"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("model quality"), std::string::npos) << r.output;
+  // Where the time went: every phase in summary.json and one line on stdout.
+  for (const char* k : {"startup", "features", "training", "evaluations", "final"}) {
+    EXPECT_GE(summary["time_s"][k].get<double>(), 0.0) << k;
+  }
+  EXPECT_GT(summary["time_s"]["training"].get<double>(), 0.0);
+  EXPECT_NE(r.output.find("startup (data, model)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("iterations), in-run evaluations"), std::string::npos) << r.output;
 
   // An existing run folder needs --force or --resume.
   Result again = run("train --config " + tiny_config() + " --out " + out);

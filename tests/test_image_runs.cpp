@@ -3,6 +3,7 @@
 // folder holds the long-run grid, chain-evolution strip, curves and FD/KID
 // columns, TensorBoard records, `anila eval`'s library function, the bench on
 // a config whose data is absent, and the ConvNet FLOP count against a hand count.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -88,7 +89,9 @@ TEST_F(ImageRuns, RunFolderHasLongRunStripCurvesFdColumnsAndTensorBoard) {
   ro.out_dir = tmp_ / "run";
   ro.quiet = true;
   ro.tensorboard = true;
+  const auto t0 = std::chrono::steady_clock::now();
   Json summary = run_experiment(cfg, ro);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string dir = ro.out_dir;
   for (const char* f : {"samples.png", "longrun.png", "longrun.npy", "chain.png", "curves.png",
                         "samples_it000002.png", "longrun_it000002.png", "chain_it000002.png"}) {
@@ -118,6 +121,19 @@ TEST_F(ImageRuns, RunFolderHasLongRunStripCurvesFdColumnsAndTensorBoard) {
     if (row.contains("fd_tiny_features") && row["fd_tiny_features"].is_number()) ++eval_rows;
   }
   EXPECT_EQ(eval_rows, 2);  // iteration 2 and the final row
+
+  // Where the time went: the feature/reference phase, in-run and final FD all
+  // take time, and the phases add up to no more than the run's wall time.
+  const Json& t = summary["time_s"];
+  for (const char* k : {"features", "training", "evaluations", "final", "final_fd"}) {
+    EXPECT_GT(t[k].get<double>(), 0.0) << k << " " << t.dump();
+  }
+  EXPECT_LE(t["final_fd"].get<double>(), t["final"].get<double>());
+  const double phases = t["startup"].get<double>() + t["features"].get<double>() +
+                        t["training"].get<double>() + t["evaluations"].get<double>() +
+                        t["final"].get<double>();
+  EXPECT_LE(phases, wall);
+  EXPECT_GT(phases, 0.5 * wall);
 
   // TensorBoard: every metrics row's scalars, and the sample grids.
   std::string events;

@@ -243,13 +243,32 @@ TEST(Ema, FollowsTheClosedFormAndResumesBitIdentically) {
   const auto p0 = params_of(t->model());
   t->step(false);
   const auto p1 = params_of(t->model());
+  t->step(false);
+  const auto p2 = params_of(t->model());
   t->swap_ema();
-  const auto e1 = params_of(t->model());
+  const auto e2 = params_of(t->model());
   t->swap_ema();
+  // Warm-up: update 0 uses min(0.9, 1/10), update 1 uses min(0.9, 2/11).
+  const double d0 = 0.1, d1 = 2.0 / 11.0;
   for (size_t i = 0; i < p0.size(); ++i) {
-    EXPECT_TRUE(at::allclose(e1[i], 0.9 * p0[i] + 0.1 * p1[i], 1e-6, 1e-7)) << i;
+    const at::Tensor e1 = d0 * p0[i] + (1 - d0) * p1[i];
+    EXPECT_TRUE(at::allclose(e2[i], d1 * e1 + (1 - d1) * p2[i], 1e-6, 1e-7)) << i;
   }
-  expect_same(params_of(t->model()), p1);  // two swaps restore the weights exactly
+  expect_same(params_of(t->model()), p2);  // two swaps restore the weights exactly
+
+  // Without warm-up the decay is the configured one from the first update.
+  Json plain = c;
+  plain["train"]["ema_warmup"] = false;
+  plain = resolve_config(plain);
+  RunSetup plain_setup = build_setup(plain);
+  auto u = make_trainer(plain_setup, plain);
+  u->step(false);
+  const auto q1 = params_of(u->model());
+  u->swap_ema();
+  const auto f1 = params_of(u->model());
+  for (size_t i = 0; i < p0.size(); ++i) {
+    EXPECT_TRUE(at::allclose(f1[i], 0.9 * p0[i] + 0.1 * q1[i], 1e-6, 1e-7)) << i;
+  }
 
   auto straight = make_trainer(s, c);
   for (int i = 0; i < 12; ++i) straight->step(i % 5 == 0);

@@ -457,12 +457,28 @@ class MetricsRow : public RunObserver {
 const std::vector<std::string> k2DEvalColumns = {
     "kl", "tv", "nll", "sample_tv", "sample_tv_model", "sample_mmd"};
 
-// 2D runs: model and sample metrics every eval.every iterations.
+// Adds the time from its construction to its destruction to `*total`.
+class AddElapsed {
+ public:
+  explicit AddElapsed(double* total) : total_(total), t0_(std::chrono::steady_clock::now()) {}
+  ~AddElapsed() { *total_ += seconds_since(t0_); }
+  AddElapsed(const AddElapsed&) = delete;
+  AddElapsed& operator=(const AddElapsed&) = delete;
+
+ private:
+  double* total_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+// 2D runs: model and sample metrics every eval.every iterations (their time is
+// added to `*seconds`).
 class Evaluation2D : public RunObserver {
  public:
-  Evaluation2D(const RunSetup& s, GridWarningOnce& warning) : s_(s), warning_(warning) {}
+  Evaluation2D(const RunSetup& s, GridWarningOnce& warning, double* seconds)
+      : s_(s), warning_(warning), seconds_(seconds) {}
   void after_step(Trainer& trainer, StepEvent& e) override {
     if (!e.eval_now) return;
+    AddElapsed timed(seconds_);
     EvaluationWeights weights(trainer);
     const eval::Report2D r = evaluate(trainer, s_, s_.eval.chains, nullptr);
     const Json rj = r.to_json();
@@ -474,6 +490,7 @@ class Evaluation2D : public RunObserver {
  private:
   const RunSetup& s_;
   GridWarningOnce& warning_;
+  double* seconds_;
 };
 
 // The run folder's metric rows (metrics.csv/jsonl) and, with --tensorboard, the
@@ -510,14 +527,16 @@ class MetricsWriter : public RunObserver {
   std::unique_ptr<io::TensorBoardWriter> tb_;
 };
 
-// Image runs: sample grids every eval.every iterations, and FD/KID with eval.features.
+// Image runs: sample grids every eval.every iterations, and FD/KID with
+// eval.features (their time is added to `*seconds`).
 class ImageEvaluation : public RunObserver {
  public:
   ImageEvaluation(const RunSetup& s, std::string dir, const ImageMetrics* metrics,
-                  MetricsWriter& writer)
-      : s_(s), dir_(std::move(dir)), metrics_(metrics), writer_(writer) {}
+                  MetricsWriter& writer, double* seconds)
+      : s_(s), dir_(std::move(dir)), metrics_(metrics), writer_(writer), seconds_(seconds) {}
   void after_step(Trainer& trainer, StepEvent& e) override {
     if (!e.eval_now) return;
+    AddElapsed timed(seconds_);
     EvaluationWeights weights(trainer);
     io::Image grid = write_image_grids(trainer, s_, dir_, e.iteration);
     if (writer_.tensorboard()) writer_.tensorboard()->add_image("samples", grid, e.iteration);
@@ -532,6 +551,7 @@ class ImageEvaluation : public RunObserver {
   std::string dir_;
   const ImageMetrics* metrics_;
   MetricsWriter& writer_;
+  double* seconds_;
 };
 
 // The progress bar or lines: loss and the latest evaluation metric.
@@ -586,12 +606,48 @@ Json finished_summary(const std::string& dir, const RunOptions& options, int64_t
   return done;
 }
 
+// Where a run's wall time went, in seconds: summary.json's "time_s" and the
+// final "time" line.
+struct RunTimes {
+  double startup = 0;      // data, model, checkpoint (from the command's start)
+  double features = 0;     // feature classifier and FD reference features
+  double training = 0;     // training iterations and checkpoints
+  double evaluations = 0;  // in-run evaluations (eval.every)
+  double final = 0;        // final samples, metrics and pictures (with final_fd)
+  double final_fd = 0;     // of which the final FD/KID
+  int64_t iterations = 0;  // trained by this process
+
+  Json to_json() const {
+    return {{"startup", startup},         {"features", features}, {"training", training},
+            {"evaluations", evaluations}, {"final", final},       {"final_fd", final_fd}};
+  }
+};
+
+std::string time_line(const Json& t, int64_t iterations) {
+  auto at = [&](const char* k) { return t.value(k, 0.0); };
+  const double total =
+      at("startup") + at("features") + at("training") + at("evaluations") + at("final");
+  std::string features;
+  if (at("features") > 0.05) {
+    features = fmt::format(", feature classifier and FD reference {:.1f} s", at("features"));
+  }
+  std::string fd;
+  if (at("final_fd") > 0) fd = fmt::format(" (FD/KID {:.1f} s)", at("final_fd"));
+  return fmt::format(
+      "  time {:.1f} s: startup (data, model) {:.1f} s{}, training {:.1f} s ({} iterations), "
+      "in-run evaluations {:.1f} s, final samples and metrics {:.1f} s{}\n",
+      total, at("startup"), features, at("training"), iterations, at("evaluations"), at("final"),
+      fd);
+}
+
 class LeadRun {
  public:
-  LeadRun(const RunSetup& s, const RunOptions& options, bool resume)
+  LeadRun(const RunSetup& s, const RunOptions& options, bool resume,
+          std::chrono::steady_clock::time_point begun)
       : s_(s),
         options_(options),
         resume_(resume),
+        begun_(begun),
         dir_(options.out_dir),
         ckpt_(dir_ + "/checkpoints/last.pt"),
         loop_(s.train.iterations, s.train.log_every, s.eval.every),
@@ -615,6 +671,8 @@ class LeadRun {
   const RunSetup& s_;
   const RunOptions& options_;
   bool resume_;
+  std::chrono::steady_clock::time_point begun_;
+  RunTimes times_;
   std::string dir_, ckpt_;
   std::unique_ptr<Trainer> trainer_;
   std::unique_ptr<ImageMetrics> metrics_;
@@ -641,6 +699,7 @@ Json LeadRun::start(const Json& resolved) {
                     dir_, trainer_->checkpoint_world_size(), trainer_->checkpoint_world_size()));
   }
   start_ = trainer_->iteration();
+  times_.startup = seconds_since(begun_);
   // A finished run: its rows and summary stay as they are.
   if (resume_ && start_ >= s_.train.iterations) return finished_summary(dir_, options_, start_);
   return Json();
@@ -651,6 +710,7 @@ void LeadRun::prepare() {
     for (const std::string& w : s_.images->warnings) std::cerr << "anila: warning: " << w << "\n";
   }
   if (s_.images && !s_.eval.features.empty()) {
+    AddElapsed timed(&times_.features);
     metrics_ = std::make_unique<ImageMetrics>(s_.eval.features, s_.config["data"], s_.device,
                                               s_.eval.fd_reference, options_.quiet);
   }
@@ -669,9 +729,10 @@ void LeadRun::add_observers() {
   t0_ = std::chrono::steady_clock::now();
   loop_.add(std::make_unique<MetricsRow>(start_, t0_));
   if (s_.images) {
-    loop_.add(std::make_unique<ImageEvaluation>(s_, dir_, metrics_.get(), *writer_));
+    loop_.add(
+        std::make_unique<ImageEvaluation>(s_, dir_, metrics_.get(), *writer_, &times_.evaluations));
   } else {
-    loop_.add(std::make_unique<Evaluation2D>(s_, grid_warning_));
+    loop_.add(std::make_unique<Evaluation2D>(s_, grid_warning_, &times_.evaluations));
   }
   const std::string metric = best_metric_name(s_);
   if (!metric.empty()) {
@@ -716,13 +777,18 @@ void LeadRun::train_loop() {
 }
 
 Json LeadRun::train() {
+  const auto t0 = std::chrono::steady_clock::now();
   train_loop();
+  times_.training = seconds_since(t0) - times_.evaluations;
+  times_.iterations = trainer_->iteration() - start_;
   return s_.images ? finish_image() : finish_2d();
 }
 
-// Adds what every summary.json says (weights, best checkpoint, rollbacks, seconds)
-// and writes it.
+// Adds what every summary.json says (weights, best checkpoint, rollbacks, seconds,
+// where the time went) and writes it; the final phase ends here.
 Json LeadRun::write_summary(Json summary) {
+  times_.final = seconds_since(t0_) - times_.training - times_.evaluations;
+  summary["time_s"] = times_.to_json();
   summary["weights"] = trainer_->evaluation_weights();
   if (trainer_->threshold_auto())
     summary["threshold_final"] = trainer_->sampler()->options().threshold;
@@ -773,7 +839,10 @@ Json LeadRun::finish_2d() {
     writer_->tensorboard()->add_image("figure", io::read_png(dir_ + "/figure.png"),
                                       trainer.iteration());
   }
-  if (!options_.quiet) print_final(summary, dir_);
+  if (!options_.quiet) {
+    print_final(summary, dir_);
+    std::cout << time_line(summary["time_s"], times_.iterations) << std::flush;
+  }
   return summary;
 }
 
@@ -785,6 +854,7 @@ Json LeadRun::finish_image() {
   {
     EvaluationWeights weights(trainer);
     summary = finish_images(trainer, s_, dir_);
+    AddElapsed timed(&times_.final_fd);
     if (metrics_) q = image_quality(trainer, s_, *metrics_);
   }
   if (writer_->tensorboard()) {
@@ -812,7 +882,10 @@ void LeadRun::print_image_summary(const Json& summary) const {
       "\n{}\n  energy gap mean f(data) - mean f(samples): {:.4g}; "
       "samples: {}/samples.png\n",
       dir_, summary["energy_gap"].get<double>(), dir_);
-  if (!metrics_) return;
+  if (!metrics_) {
+    std::cout << time_line(summary["time_s"], times_.iterations) << std::flush;
+    return;
+  }
   const std::string& t = metrics_->tag();
   std::cout << fmt::format(
       "  FD-{} {:.4g}  KID-{} {:.4g} ± {:.2g}  ({} samples vs {} reference images; "
@@ -820,16 +893,19 @@ void LeadRun::print_image_summary(const Json& summary) const {
       t, summary["fd_" + t].get<double>(), t, summary["kid_" + t].get<double>(),
       summary["kid_" + t + "_se"].get<double>(), s_.eval.fd_samples, metrics_->reference_size(),
       metrics_->extractor_name(), summary["weights"].get<std::string>());
+  std::cout << time_line(summary["time_s"], times_.iterations) << std::flush;
 }
 
-Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume) {
+// `begun`: when the command started (the run's startup time counts from it).
+Json run_in_folder(const Json& resolved, const RunOptions& options, bool resume,
+                   std::chrono::steady_clock::time_point begun) {
   RunSetup s = build_setup(resolved);
   if (options.comm) {
     s.device = dist::rank_device(s.device, options.comm->options());
     if (options.comm->rank() != 0) return run_rank(s, resolved, options, resume);
   }
   StartAgreement start_agreement(options.comm, "while starting the run");
-  LeadRun run(s, options, resume);
+  LeadRun run(s, options, resume, begun);
   Json done = run.start(resolved);
   if (!done.is_null()) return done;
   run.prepare();
@@ -919,6 +995,7 @@ Json resolve_config(const Json& config) {
 }
 
 Json run_experiment(const Json& config, const RunOptions& options) {
+  const auto begun = std::chrono::steady_clock::now();
   Json resolved = resolve_config(config);  // every user error before touching disk
   // The data too (a missing or damaged file is an error before any folder
   // exists); image data is loaded once per process, so the run reuses it.
@@ -931,9 +1008,9 @@ Json run_experiment(const Json& config, const RunOptions& options) {
     if (lead) lock = prepare_folder(options.out_dir, options.force, options.quiet, &created);
     folder.ready();
   }
-  if (!lead) return run_in_folder(resolved, options, /*resume=*/false);
+  if (!lead) return run_in_folder(resolved, options, /*resume=*/false, begun);
   try {
-    return run_in_folder(resolved, options, /*resume=*/false);
+    return run_in_folder(resolved, options, /*resume=*/false, begun);
   } catch (const UserError& e) {
     // A late user error (a full disk, an unwritable file). A folder that holds a
     // checkpoint is kept for --resume; one with nothing worth keeping is removed.
@@ -955,6 +1032,7 @@ Json run_experiment(const Json& config, const RunOptions& options) {
 }
 
 Json resume_experiment(const std::string& run_dir, const RunOptions& options) {
+  const auto begun = std::chrono::steady_clock::now();
   const std::string cfg = run_dir + "/config.json";
   if (!fs::exists(cfg))
     throw UserError("cannot resume " + run_dir + ": no config.json (not a run folder?)");
@@ -973,7 +1051,7 @@ Json resume_experiment(const std::string& run_dir, const RunOptions& options) {
   Json resolved = resolve_config(upgrade_run_config(load_json_file(cfg)));
   RunOptions o = options;
   o.out_dir = run_dir;
-  return run_in_folder(resolved, o, /*resume=*/true);
+  return run_in_folder(resolved, o, /*resume=*/true, begun);
 }
 
 LoadedRun load_run(const std::string& path, const std::string& weights) {

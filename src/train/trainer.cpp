@@ -159,6 +159,7 @@ Json TrainOptions::to_json() const {
           {"checkpoint_every", checkpoint_every},
           {"cuda_graph", cuda_graph},
           {"ema", ema},
+          {"ema_warmup", ema_warmup},
           {"ema_weights", ema_weights},
           {"drift_clip", drift_clip},
           {"augment", augment.to_json()},
@@ -178,6 +179,7 @@ TrainOptions parse_train_options(const Json& section, const std::string& path) {
   o.checkpoint_every = r.integer("checkpoint_every", o.checkpoint_every, Range::at_least(1));
   o.cuda_graph = r.choice("cuda_graph", o.cuda_graph, {"auto", "on", "off"});
   o.ema = r.number("ema", o.ema, {0.0, 1.0, false, true});
+  o.ema_warmup = r.boolean("ema_warmup", o.ema_warmup);
   o.ema_weights = r.boolean("ema_weights", o.ema_weights);
   o.drift_clip = r.number("drift_clip", o.drift_clip, Range::non_negative());
   o.augment = parse_augment(r);
@@ -333,9 +335,10 @@ void Trainer::swap_ema() {
 void Trainer::update_ema() {
   at::NoGradGuard no_grad;
   const auto params = model_->parameters();
-  for (size_t i = 0; i < ema_.size(); ++i) {
-    ema_[i].mul_(options_.ema).add_(params[i].detach(), 1.0 - options_.ema);
-  }
+  double d = options_.ema;
+  if (options_.ema_warmup)
+    d = std::min(d, (1.0 + double(iteration_)) / (10.0 + double(iteration_)));
+  for (size_t i = 0; i < ema_.size(); ++i) ema_[i].mul_(d).add_(params[i].detach(), 1.0 - d);
 }
 
 double Trainer::parameter_grad_norm() {

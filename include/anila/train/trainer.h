@@ -119,6 +119,9 @@ struct TrainOptions {
   // θ̄ ← ema·θ̄ + (1 − ema)·θ. With ema_weights, evaluations, sample grids and
   // anila sample / eval / inpaint use θ̄ (training always updates θ).
   double ema = 0;
+  // Warm-up: update t (0, 1, ...) uses min(ema, (1 + t) / (10 + t)), so the early
+  // average is not held back by the initial weights.
+  bool ema_warmup = true;
   bool ema_weights = true;
   // Clip every coordinate of the chains' ∇_z f to ±drift_clip in every sampler step
   // of training and of the run's evaluations (IGEBM's gradient clip; 0 = off).
