@@ -127,7 +127,7 @@ TEST(Reproduce, EveryExperimentHasAFile) {
   const std::map<std::string, std::vector<std::string>> samplers = {
       {"rings", kRingsSamplers},
       {"gmm", kRingsSamplers},
-      {"fashion-mnist", {"langevin", "anila", "gd"}},
+      {"fashion-mnist", {"langevin", "anila", "anila-paper", "mala"}},
       {"flowers", {"langevin", "anila", "hmc"}},
       {"cifar10", {"langevin", "anila", "hmc"}},
       {"celeba-inpainting", {"langevin", "anila", "hmc"}}};
@@ -223,7 +223,7 @@ TEST(Reproduce, RingsReportReuseAndResume) {
   }
   for (const char* line :
        {"At K = 5, anila's sample_tv is", "At K = 10, anila-authors's sample_tv is",
-        "At K = 5, anila-mh's sample_tv is"})
+        "At K = 5, anila-mh's sample_tv is", "At K = 10, mala's sample_tv is"})
     EXPECT_NE(md.find(line, sweep), std::string::npos) << line;
   const std::string csv = slurp(out + "/sweep.csv");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 7 * 2 * 2);
@@ -392,6 +392,12 @@ TEST(Reproduce, ImageExperimentTablesPublishedNumbersAndInpainting) {
       << md;
   EXPECT_NE(table_row(md, md.find("Final metrics"), "anila").find("12.50"), std::string::npos)
       << md;
+  // One K: the verdict in words without the K tables (langevin has no FD here).
+  const size_t verdict = md.find("## Verdict");
+  ASSERT_NE(verdict, std::string::npos) << md;
+  EXPECT_EQ(md.find("## Sampler steps K"), std::string::npos);
+  EXPECT_NE(md.find("At K = 8, anila's fd_toy is 12.50", verdict), std::string::npos) << md;
+  EXPECT_NE(md.find("not enough finished runs", verdict), std::string::npos) << md;
   check_report(out, 5, 4);
 }
 

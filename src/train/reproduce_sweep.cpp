@@ -54,8 +54,9 @@ std::string type_of(const Experiment& ex, const std::string& name) {
   return resolve_sampler(ex.resolved, name).type;
 }
 
-// The pairs the verdict compares: every AniLA-type sampler against langevin, and
-// every AniLA-MH-type sampler against mala, when both are in the experiment.
+// The pairs the verdict compares: every AniLA-type sampler against langevin, every
+// AniLA-MH-type sampler against mala, and every MALA-type sampler against langevin
+// (does the MH correction help?), when both are in the experiment.
 std::vector<std::pair<std::string, std::string>> contrast_pairs(const Experiment& ex) {
   auto has = [&](const std::string& s) {
     return std::find(ex.samplers.begin(), ex.samplers.end(), s) != ex.samplers.end();
@@ -65,6 +66,7 @@ std::vector<std::pair<std::string, std::string>> contrast_pairs(const Experiment
     const std::string t = type_of(ex, s);
     if (t == "anila" && has("langevin")) pairs.push_back({s, "langevin"});
     if (t == "anila-mh" && has("mala")) pairs.push_back({s, "mala"});
+    if (t == "mala" && has("langevin")) pairs.push_back({s, "langevin"});
   }
   return pairs;
 }
@@ -192,26 +194,13 @@ std::string contrast_summary(const std::vector<SweepContrast>& by_k) {
                      join(parts, "; "));
 }
 
-void sweep_section(const Experiment& ex, const RunKind& kind, const FeatureKeys& features,
-                   io::Report& rep) {
-  if (ex.sweep.size() < 2) return;
-  const std::vector<Metric> metrics = kind.sample_metrics(features);
-  rep.heading("Sampler steps K");
-  if (metrics.empty()) {
-    rep.paragraph("No sample-quality metric to compare across K: set eval.features.");
-    return;
-  }
-  rep.paragraph(fmt::format(
-      "The same comparison at K = {} sampler steps per training iteration (the runs at K = {} "
-      "are the ones above; the others are in `{}/K<k>/`), to answer whether a sampler gives "
-      "better samples with fewer steps. Everything else is unchanged.",
-      join_numbers(ex.sweep), ex.K, ex.out));
-  const SweepRuns runs = read_sweep(ex);
-  for (const auto& m : metrics) metric_table(ex, runs, m, rep);
-  write_sweep_csv(ex, runs, metrics);
+namespace {
+
+// The verdict in words: every pair of contrast_pairs at every K, on the first
+// sample metric; with one K only the sentences (a summary would repeat them).
+void verdict(const Experiment& ex, const SweepRuns& runs, const Metric& m, io::Report& rep) {
   const auto pairs = contrast_pairs(ex);
   if (pairs.empty()) return;
-  const Metric& m = metrics.front();
   std::vector<std::string> summaries, lines;
   for (const auto& [s, b] : pairs) {
     std::vector<SweepContrast> by_k;
@@ -219,9 +208,9 @@ void sweep_section(const Experiment& ex, const RunKind& kind, const FeatureKeys&
       by_k.push_back({s, b, m.key, K, finals(runs, s, K, m.key), finals(runs, b, K, m.key)});
       lines.push_back(contrast_sentence(by_k.back(), m.format));
     }
-    summaries.push_back(contrast_summary(by_k));
+    if (ex.sweep.size() > 1) summaries.push_back(contrast_summary(by_k));
   }
-  rep.heading("Verdict", 3);
+  rep.heading("Verdict", ex.sweep.size() > 1 ? 3 : 2);
   rep.paragraph(fmt::format(
       "Lower {} is better. \"Beyond twice its standard error\" means the difference of the means "
       "exceeds 2·√(sd₁²/n₁ + sd₂²/n₂) over the seeds; anything less is within the noise of "
@@ -229,6 +218,33 @@ void sweep_section(const Experiment& ex, const RunKind& kind, const FeatureKeys&
       m.key));
   for (const auto& line : summaries) rep.paragraph(line);
   for (const auto& line : lines) rep.paragraph(line);
+}
+
+}  // namespace
+
+void sweep_section(const Experiment& ex, const RunKind& kind, const FeatureKeys& features,
+                   io::Report& rep) {
+  const std::vector<Metric> metrics = kind.sample_metrics(features);
+  const bool sweep = ex.sweep.size() > 1;
+  if (sweep) {
+    rep.heading("Sampler steps K");
+    if (metrics.empty()) {
+      rep.paragraph("No sample-quality metric to compare across K: set eval.features.");
+      return;
+    }
+    rep.paragraph(fmt::format(
+        "The same comparison at K = {} sampler steps per training iteration (the runs at K = {} "
+        "are the ones above; the others are in `{}/K<k>/`), to answer whether a sampler gives "
+        "better samples with fewer steps. Everything else is unchanged.",
+        join_numbers(ex.sweep), ex.K, ex.out));
+  }
+  if (metrics.empty()) return;
+  const SweepRuns runs = read_sweep(ex);
+  if (sweep) {
+    for (const auto& m : metrics) metric_table(ex, runs, m, rep);
+    write_sweep_csv(ex, runs, metrics);
+  }
+  verdict(ex, runs, metrics.front(), rep);
 }
 
 }  // namespace anila

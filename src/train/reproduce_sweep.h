@@ -3,7 +3,7 @@
 // side by side, with its verdict in words (internal to the library).
 //
 //   run_sweep(ex, compare_options);          // out/K<k>/<sampler>/seed<i> for k != ex.K
-//   sweep_section(ex, *kind, features, rep); // tables sampler × K, the verdict, sweep.csv
+//   sweep_section(ex, *kind, features, rep); // tables sampler × K, sweep.csv; the verdict
 #pragma once
 
 #include <string>
@@ -21,8 +21,9 @@ std::string sweep_folder(const Experiment& ex, int64_t K);
 Json sweep_config(const Experiment& ex, int64_t K);
 // Runs the comparison at every K of ex.sweep other than ex.K (finished runs are reused).
 void run_sweep(const Experiment& ex, const CompareOptions& options);
-// The "Sampler steps K" section (nothing when ex.sweep holds one K): per sample metric
-// a table sampler × K of mean ± sd over seeds, then the verdict; writes ex.out/sweep.csv.
+// The "Sampler steps K" section when ex.sweep holds several K: per sample metric a
+// table sampler × K of mean ± sd over seeds and ex.out/sweep.csv; then (at any number
+// of K) the verdict in words on the first sample metric.
 void sweep_section(const Experiment& ex, const RunKind& kind, const FeatureKeys& features,
                    io::Report& rep);
 
