@@ -152,6 +152,25 @@ TEST_F(CliImages, SampleWritesGridsArraysAndSummary) {
   expect_one_line_error(
       run("sample --checkpoint " + shared("run") + " --samplers anilla --out " + path("z")),
       "did you mean anila", "bad sampler");
+
+  // Keys for every sampler and for one: sampler.threshold reaches anila (mala does
+  // not read it), mala.step_size only mala.
+  Result k = run("sample --quiet --checkpoint " + shared("run") +
+                 " --samplers mala,anila --chains 4 --set sampler.threshold=0.5 --set "
+                 "mala.step_size=0.25 --out " +
+                 path("k"));
+  ASSERT_EQ(k.code, 0) << k.output;
+  Json ks = read_json(path("k") + "/summary.json");
+  EXPECT_DOUBLE_EQ(ks["samplers"]["anila"]["sampler"]["threshold"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(ks["samplers"]["mala"]["sampler"]["step_size"].get<double>(), 0.25);
+  EXPECT_FALSE(ks["samplers"]["mala"]["sampler"].contains("threshold"));
+  EXPECT_NE(ks["samplers"]["anila"]["sampler"]["step_size"].get<double>(), 0.25);
+  expect_one_line_error(run("sample --checkpoint " + shared("run") +
+                            " --samplers mala --set hmc.step_size=1 --out " + path("z")),
+                        "not one of the samplers run here (mala)", "a sampler not run");
+  expect_one_line_error(run("sample --checkpoint " + shared("run") +
+                            " --samplers mala --set mlaa.step_size=1 --out " + path("z")),
+                        "did you mean mala", "an unknown sampler section");
 }
 
 TEST_F(CliImages, InpaintFromAnImageFolder) {

@@ -17,6 +17,7 @@
 #include "anila/io/files.h"
 #include "anila/io/image.h"
 #include "anila/samplers/sampler.h"
+#include "anila/train/sampling.h"
 
 namespace fs = std::filesystem;
 
@@ -200,9 +201,22 @@ Json generate_images(const LoadedRun& run, const GenerateOptions& o) {
     throw UserError("init data: run " + run_name(run) + " has no image data loaded");
   }
   const std::vector<std::string> names = generation_samplers(run, o);
+  for (auto it = o.per_sampler.begin(); it != o.per_sampler.end(); ++it) {
+    if (std::find(names.begin(), names.end(), it.key()) == names.end()) {
+      throw UserError("--set " + it.key() + ".*: \"" + it.key() +
+                      "\" is not one of the samplers run here (" + join(names) +
+                      "); add it to --samplers or use sampler.KEY for every sampler");
+    }
+  }
   std::vector<SamplerPtr> samplers;
   for (const auto& name : names) {
-    samplers.push_back(make_sampler(resolve_run_sampler(run, name, o.sampler)));
+    Json extra = o.sampler;
+    if (o.per_sampler.contains(name)) {
+      const Json sets = {{"sampler", o.sampler.is_object() ? o.sampler : Json::object()},
+                         {name, o.per_sampler[name]}};
+      extra = command_line_sampler_keys(sets, name, resolve_sampler(run.config, name).type);
+    }
+    samplers.push_back(make_sampler(resolve_run_sampler(run, name, extra)));
   }
   prepare_output(o.out_dir, o.force);
 

@@ -60,14 +60,17 @@ void print_image_summary(const std::string& out_dir, const Json& summary) {
 
 // An image EBM: K steps of each sampler from the run's noise (or data), grids and arrays.
 Json sample_image_run(const LoadedRun& run, const SampleRequest& r) {
-  for (auto it = r.sets.begin(); it != r.sets.end(); ++it) {
-    if (it.key() != "sampler")
-      throw UserError("--set " + it.key() + ".*: image checkpoints take only sampler.KEY=V");
-  }
   if (r.steps && *r.steps < 0)
     throw UserError("--steps: must be >= 0, got " + std::to_string(*r.steps));
   GenerateOptions g;
-  if (r.sets.contains("sampler")) g.sampler = r.sets["sampler"];
+  for (auto it = r.sets.begin(); it != r.sets.end(); ++it) {
+    if (it.key() == "sampler") {
+      g.sampler = it.value();
+    } else {
+      check_sampler_list({it.key()}, "--set " + it.key() + ".*", run.config);
+      g.per_sampler[it.key()] = it.value();
+    }
+  }
   g.samplers = r.samplers;
   g.chains = r.chains.value_or(64);
   g.steps = r.steps.value_or(-1);

@@ -59,15 +59,7 @@ bool foreign_key(const std::string& key, const std::string& type) {
 // key only other types read, such as threshold for mala, is skipped for this
 // one) then "<type>".
 Json given_section(const SampleOptions& o, const std::string& type) {
-  Json j = Json::object();
-  for (const char* key : {"sampler", type.c_str()}) {
-    if (!o.sampler_config.contains(key)) continue;
-    const bool shared = std::string(key) == "sampler";
-    for (auto& [k, v] : o.sampler_config[key].items()) {
-      if (!(shared && foreign_key(k, type))) j[k] = v;
-    }
-  }
-  return j;
+  return command_line_sampler_keys(o.sampler_config, type, type);
 }
 
 Json sampler_section(const SampleOptions& o, const std::string& type) {
@@ -497,6 +489,18 @@ Json sample_trained_run(const LoadedRun& run, SampleOptions options) {
   };
   problem.box = run.box;
   return run_sampling(problem, options);
+}
+
+Json command_line_sampler_keys(const Json& sets, const std::string& name, const std::string& type) {
+  Json j = Json::object();
+  for (const std::string& key : {std::string("sampler"), name}) {
+    if (!sets.contains(key) || !sets[key].is_object()) continue;
+    const bool shared = key == "sampler";
+    for (auto& [k, v] : sets[key].items()) {
+      if (!(shared && foreign_key(k, type))) j[k] = v;
+    }
+  }
+  return j;
 }
 
 }  // namespace anila

@@ -63,6 +63,10 @@ struct GenerateOptions {
   // run's sampler.* keys), as `anila compare` does; empty `samplers`: the run's
   // own sampler type (or extra's "type").
   Json sampler;
+  // Keys for one sampler each, {"<name>": {...}}, applied over `sampler` (a key of
+  // `sampler` that only other types read is then skipped for this one; see
+  // command_line_sampler_keys). Every name must be in `samplers`.
+  Json per_sampler = Json::object();
   std::vector<std::string> samplers;
   int64_t chains = 64;         // N
   int64_t steps = -1;          // K (-1: the run's train.mcmc_steps; 0: the start itself)

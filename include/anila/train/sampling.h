@@ -102,7 +102,8 @@ struct SampleRequest {
   std::string target;      // an analytic target name, or
   std::string checkpoint;  // a run folder or checkpoint file (last.pt or best.pt)
   std::string weights;     // checkpoints: "ema" | "raw" | "" (the run's; see load_run)
-  // --set keys: target.KEY (targets only), sampler.KEY (every sampler), <type>.KEY (one).
+  // --set keys: target.KEY (targets only), sampler.KEY (every sampler), <type>.KEY (one;
+  // image runs: any sampler name of --samplers, a type or a named variant).
   Json sets = Json::object();
   std::optional<int64_t> dim;         // target dimension (none: the target's)
   std::vector<std::string> samplers;  // empty: the default above
@@ -115,6 +116,12 @@ struct SampleRequest {
   double threshold_quantile = SampleOptions{}.threshold_quantile;
   std::string out_dir;
 };
+
+// The keys of a command line's `sets` ({"sampler": {...}, "<name>": {...}}) for the
+// sampler `name` of type `type`: those of "sampler" that `type` reads or no type reads
+// (a key only other types read, such as threshold for mala, is skipped), then those
+// of "<name>", which win.
+Json command_line_sampler_keys(const Json& sets, const std::string& name, const std::string& type);
 
 // UserError for a request that mixes the paths (both or neither of target and
 // checkpoint, --dim or target.* with a checkpoint, --init without an image run).
