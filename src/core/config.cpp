@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/json_scan.h"
+
 namespace anila {
 
 namespace {
@@ -291,31 +293,19 @@ Json parse_bounded(const std::string& text) {
 // "LINE: number 1e400" for the first number token of `text` (outside strings)
 // that overflows a double; the lexer's overflow error does not say where.
 std::string overflowing_number(const std::string& text) {
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
+  std::string found;
+  scan_outside_strings(text, [&](size_t i) {
     const char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-      continue;
+    if (!found.empty() || !(c == '-' || (c >= '0' && c <= '9'))) return i;
+    size_t end = i + 1;
+    while (end < text.size() && std::strchr("0123456789.eE+-", text[end])) ++end;
+    const std::string token = text.substr(i, end - i);
+    if (!std::isfinite(std::strtod(token.c_str(), nullptr))) {
+      found = std::to_string(line_of(text, i)) + ": number " + token.substr(0, 40);
     }
-    if (c == '"') {
-      in_string = true;
-      continue;
-    }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-      size_t end = i + 1;
-      while (end < text.size() && std::strchr("0123456789.eE+-", text[end])) ++end;
-      const std::string token = text.substr(i, end - i);
-      if (!std::isfinite(std::strtod(token.c_str(), nullptr))) {
-        return std::to_string(line_of(text, i)) + ": number " + token.substr(0, 40);
-      }
-      i = end - 1;
-    }
-  }
-  return "";
+    return end - 1;
+  });
+  return found;
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "anila/common.h"
 #include "anila/config.h"
 #include "anila/io/checkpoint_file.h"
+#include "core/json_scan.h"
 
 namespace anila::io {
 
@@ -413,22 +414,15 @@ void build(const Node& node, const char* data, torch::serialize::OutputArchive& 
 // 10⁴ entries).
 Json parse_header(const std::string& text, const Reader& reader) {
   int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
+  scan_outside_strings(text, [&](size_t i) {
     const char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
+    if (c == '[' || c == '{') {
       if (++depth > kMaxJsonDepth) reader.fail("header: nested deeper than 64 levels");
     } else if (c == ']' || c == '}') {
       --depth;
     }
-  }
+    return i;
+  });
   try {
     return Json::parse(text);
   } catch (const Json::parse_error&) {
