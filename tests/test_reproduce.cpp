@@ -295,6 +295,11 @@ TEST(Reproduce, DivergedRunsAreShownNotDropped) {
     EXPECT_NE(final_row.find("diverged (2/2)"), std::string::npos) << final_row;
   }
   EXPECT_NE(slurp(o.out_dir + "/compare.md").find("langevin (2 of 2 diverged)"), std::string::npos);
+  // The verdict says why there is no comparison.
+  EXPECT_NE(md.find("At K = 10, anila's sample_tv is - against langevin's -: no comparison, "
+                    "every finished run of anila diverged (2)."),
+            std::string::npos)
+      << md;
 }
 
 TEST(Reproduce, ImageExperimentTablesPublishedNumbersAndInpainting) {
@@ -427,6 +432,11 @@ TEST(ReproduceSweep, ContrastSentenceJudgesTheDifferenceAgainstItsStandardError)
   EXPECT_NE(contrast_sentence(one, "{:.3f}").find("one seed, so no spread"), std::string::npos);
   SweepContrast none{"anila", "langevin", "sample_tv", 100, {}, {0.3}};
   EXPECT_NE(contrast_sentence(none, "{:.3f}").find("not enough finished runs"), std::string::npos);
+  SweepContrast diverged{"anila", "langevin", "sample_tv", 100, {}, {0.3}, 3, 0};
+  EXPECT_NE(contrast_sentence(diverged, "{:.3f}")
+                .find("no comparison, every finished run of anila diverged (3)."),
+            std::string::npos)
+      << contrast_sentence(diverged, "{:.3f}");
   // The summary over K: clearly lower at 25, neither at 50 and 100 (one seed).
   EXPECT_EQ(contrast_outcome(clear), -1);
   EXPECT_EQ(contrast_outcome(noise), 0);

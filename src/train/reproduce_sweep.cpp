@@ -49,6 +49,14 @@ std::vector<double> finals(const SweepRuns& runs, const std::string& sampler, in
   return out;
 }
 
+// How many runs of `sampler` at K diverged.
+int64_t diverged_runs(const SweepRuns& runs, const std::string& sampler, int64_t K) {
+  int64_t n = 0;
+  for (const Json& s : runs.at(sampler).at(K))
+    n += s.is_object() && s.value("status", "") == "diverged";
+  return n;
+}
+
 // The sampler type a name of the experiment runs (a type or a named variant).
 std::string type_of(const Experiment& ex, const std::string& name) {
   return resolve_sampler(ex.resolved, name).type;
@@ -163,7 +171,15 @@ std::string contrast_sentence(const SweepContrast& c, const std::string& format)
   std::string text = fmt::format("At K = {}, {}'s {} is {} against {}'s {}", c.K, c.sampler,
                                  c.metric, io::mean_sd(c.values, format), c.baseline,
                                  io::mean_sd(c.baseline_values, format));
-  if (c.values.empty() || c.baseline_values.empty()) return text + ": not enough finished runs.";
+  if (c.values.empty() || c.baseline_values.empty()) {
+    const bool mine = c.values.empty();
+    const int64_t diverged = mine ? c.diverged : c.baseline_diverged;
+    if (diverged > 0) {
+      return text + fmt::format(": no comparison, every finished run of {} diverged ({}).",
+                                mine ? c.sampler : c.baseline, diverged);
+    }
+    return text + ": not enough finished runs.";
+  }
   const double diff = ms - mb;
   const std::string way = diff < 0 ? "lower (better)" : "higher (worse)";
   text += fmt::format(": {} by {} ({:.0f} %)", way, num(std::abs(diff)),
@@ -205,7 +221,8 @@ void verdict(const Experiment& ex, const SweepRuns& runs, const Metric& m, io::R
   for (const auto& [s, b] : pairs) {
     std::vector<SweepContrast> by_k;
     for (int64_t K : ex.sweep) {
-      by_k.push_back({s, b, m.key, K, finals(runs, s, K, m.key), finals(runs, b, K, m.key)});
+      by_k.push_back({s, b, m.key, K, finals(runs, s, K, m.key), finals(runs, b, K, m.key),
+                      diverged_runs(runs, s, K), diverged_runs(runs, b, K)});
       lines.push_back(contrast_sentence(by_k.back(), m.format));
     }
     if (ex.sweep.size() > 1) summaries.push_back(contrast_summary(by_k));

@@ -33,6 +33,7 @@ struct SweepContrast {
   std::string sampler, baseline, metric;
   int64_t K = 0;
   std::vector<double> values, baseline_values;
+  int64_t diverged = 0, baseline_diverged = 0;  // runs that diverged (no value)
 };
 // One sentence: which is lower, by how much (absolute, relative, in seed sd) and
 // whether the difference exceeds twice its standard error.
