@@ -621,24 +621,19 @@ struct RunTimes {
     return {{"startup", startup},         {"features", features}, {"training", training},
             {"evaluations", evaluations}, {"final", final},       {"final_fd", final_fd}};
   }
-};
-
-std::string time_line(const Json& t, int64_t iterations) {
-  auto at = [&](const char* k) { return t.value(k, 0.0); };
-  const double total =
-      at("startup") + at("features") + at("training") + at("evaluations") + at("final");
-  std::string features;
-  if (at("features") > 0.05) {
-    features = fmt::format(", feature classifier and FD reference {:.1f} s", at("features"));
+  // The run's last line on stdout.
+  std::string line() const {
+    const double total = startup + features + training + evaluations + final;
+    std::string feature_text, fd_text;
+    if (features > 0.05)
+      feature_text = fmt::format(", feature classifier and FD reference {:.1f} s", features);
+    if (final_fd > 0) fd_text = fmt::format(" (FD/KID {:.1f} s)", final_fd);
+    return fmt::format(
+        "  time {:.1f} s: startup (data, model) {:.1f} s{}, training {:.1f} s ({} iterations), "
+        "in-run evaluations {:.1f} s, final samples and metrics {:.1f} s{}\n",
+        total, startup, feature_text, training, iterations, evaluations, final, fd_text);
   }
-  std::string fd;
-  if (at("final_fd") > 0) fd = fmt::format(" (FD/KID {:.1f} s)", at("final_fd"));
-  return fmt::format(
-      "  time {:.1f} s: startup (data, model) {:.1f} s{}, training {:.1f} s ({} iterations), "
-      "in-run evaluations {:.1f} s, final samples and metrics {:.1f} s{}\n",
-      total, at("startup"), features, at("training"), iterations, at("evaluations"), at("final"),
-      fd);
-}
+};
 
 class LeadRun {
  public:
@@ -841,7 +836,7 @@ Json LeadRun::finish_2d() {
   }
   if (!options_.quiet) {
     print_final(summary, dir_);
-    std::cout << time_line(summary["time_s"], times_.iterations) << std::flush;
+    std::cout << times_.line() << std::flush;
   }
   return summary;
 }
@@ -883,7 +878,7 @@ void LeadRun::print_image_summary(const Json& summary) const {
       "samples: {}/samples.png\n",
       dir_, summary["energy_gap"].get<double>(), dir_);
   if (!metrics_) {
-    std::cout << time_line(summary["time_s"], times_.iterations) << std::flush;
+    std::cout << times_.line() << std::flush;
     return;
   }
   const std::string& t = metrics_->tag();
@@ -893,7 +888,7 @@ void LeadRun::print_image_summary(const Json& summary) const {
       t, summary["fd_" + t].get<double>(), t, summary["kid_" + t].get<double>(),
       summary["kid_" + t + "_se"].get<double>(), s_.eval.fd_samples, metrics_->reference_size(),
       metrics_->extractor_name(), summary["weights"].get<std::string>());
-  std::cout << time_line(summary["time_s"], times_.iterations) << std::flush;
+  std::cout << times_.line() << std::flush;
 }
 
 // `begun`: when the command started (the run's startup time counts from it).

@@ -208,14 +208,12 @@ Json generate_images(const LoadedRun& run, const GenerateOptions& o) {
                       "); add it to --samplers or use sampler.KEY for every sampler");
     }
   }
+  const Json shared = o.sampler.is_object() ? o.sampler : Json::object();
   std::vector<SamplerPtr> samplers;
   for (const auto& name : names) {
-    Json extra = o.sampler;
-    if (o.per_sampler.contains(name)) {
-      const Json sets = {{"sampler", o.sampler.is_object() ? o.sampler : Json::object()},
-                         {name, o.per_sampler[name]}};
-      extra = command_line_sampler_keys(sets, name, resolve_sampler(run.config, name).type);
-    }
+    const Json sets = {{"sampler", shared}, {name, o.per_sampler.value(name, Json::object())}};
+    const Json extra =
+        command_line_sampler_keys(sets, name, resolve_sampler(run.config, name).type);
     samplers.push_back(make_sampler(resolve_run_sampler(run, name, extra)));
   }
   prepare_output(o.out_dir, o.force);
