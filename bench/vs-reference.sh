@@ -19,6 +19,11 @@
 #   VARIANTS   image variants (default "float32 bf16 bf16+channels_last")
 #   PYTHON     the Python with torch (default /usr/bin/python3, Debian's python3-torch)
 #   CORES      two CPU ids (default "0 1")
+#   MALLOC     system (default): both processes with glibc's malloc defaults, as
+#              they run out of the box; tuned: both with MALLOC_MMAP_THRESHOLD_=32 MiB
+#              and MALLOC_TRIM_THRESHOLD_=256 MiB, which stop glibc from returning
+#              freed step buffers to the kernel and faulting them in again (it
+#              speeds the Python reference's image step up more than anila's)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -28,6 +33,12 @@ rounds=${3:-3}
 python=${PYTHON:-/usr/bin/python3}
 read -r core_a core_b <<<"${CORES:-0 1}"
 variants=${VARIANTS:-"float32 bf16 bf16+channels_last"}
+malloc=${MALLOC:-system}
+case $malloc in
+  system) ;;
+  tuned) export MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=268435456 ;;
+  *) echo "vs-reference.sh: MALLOC must be system or tuned, not '$malloc'" >&2; exit 2 ;;
+esac
 anila=$build/anila
 [[ -x $anila ]] || { echo "vs-reference.sh: $anila not built" >&2; exit 2; }
 "$python" -c 'import torch, numpy' 2>/dev/null ||
@@ -92,7 +103,8 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 echo
-echo "median over $rounds rounds (reference / anila; the reference image step is float32):"
+echo "median over $rounds rounds (reference / anila; the reference image step is float32;" \
+  "glibc malloc: $malloc for both):"
 median() { "$python" -c 'import sys; v=sorted(map(float, sys.argv[1:])); print("%.2f" % v[len(v)//2])' "$@"; }
 all_cases=("rings iteration (Langevin)")
 for v in $variants; do all_cases+=("image step, anila $v"); done
