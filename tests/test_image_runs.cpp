@@ -219,6 +219,9 @@ TEST(ImageBench, TimesAConfigWhoseDataIsAbsentOnRandomStandIns) {
   for (const char* s : {"langevin", "anila"}) {
     ASSERT_TRUE(r.contains(s));
     EXPECT_GT(r[s]["ms_per_step"].get<double>(), 0);
+    // A timed step is one sampler update: the chains' start is not in it (with
+    // K = 2 it would make 1.5 evaluations per step).
+    EXPECT_EQ(r[s]["gradient_evaluations_per_step"].get<double>(), 1.0);
     // 2 × forward FLOPs × M = 2 × 4 × (hand count for n_f = 2 below) / 1e9.
     EXPECT_NEAR(r[s]["gflop_per_step"].get<double>(), 2.0 * 4 * 307712 / 1e9, 1e-12);
   }

@@ -197,6 +197,7 @@ struct Timed {
   std::unique_ptr<Trainer> trainer;
   at::Tensor z0;
   std::vector<double> per_it, per_step, cpu_it, cpu_step;
+  double gradients_per_step = -1;  // counted in the timed steps; -1: a replayed CUDA graph
 };
 
 Timed make_timed(const Json& config, const std::string& name, const BenchPlan& plan) {
@@ -221,6 +222,27 @@ void sync(const c10::Device& device) {
   if (device.is_cuda()) at::zeros({1}, at::TensorOptions().device(device)).cpu();
 }
 
+// Forwards to the chains' log-density and counts its gradient evaluations, so the
+// bench reports how many one timed step made.
+class CountingLogDensity : public LogDensity {
+ public:
+  explicit CountingLogDensity(const LogDensity& inner) : inner_(inner) {}
+  LogDensityValue operator()(const at::Tensor& z) const override {
+    ++gradients_;
+    return inner_(z);
+  }
+  at::Tensor value(const at::Tensor& z) const override { return inner_.value(z); }
+  at::Tensor grad_with_graph(const at::Tensor& z) const override {
+    ++gradients_;
+    return inner_.grad_with_graph(z);
+  }
+  int64_t gradients() const { return gradients_; }
+
+ private:
+  const LogDensity& inner_;
+  mutable int64_t gradients_ = 0;
+};
+
 // One repeat: `iterations` training iterations, then K sampler steps alone from
 // the same start each time. Eagerly, the chains' starting f and ∇f are computed
 // before the clock starts, so a step is one sampler update (one ∇f evaluation for
@@ -238,6 +260,7 @@ void time_repeat(Timed& t, const BenchPlan& plan) {
   t.cpu_it.push_back((process_cpu_seconds() - c0) / double(plan.iterations));
   const bool replayed = t.trainer->cuda_graph_status() == "captured";
   const auto logp = t.trainer->chain_log_density();
+  CountingLogDensity counted(*logp);
   ChainState state;
   if (!replayed) state = ChainState::start(t.z0, *logp);
   sync(device);
@@ -246,7 +269,8 @@ void time_repeat(Timed& t, const BenchPlan& plan) {
   if (replayed) {
     t.trainer->run_chains(t.z0);
   } else {
-    t.trainer->sampler()->run(state, *logp, plan.K, t.trainer->generator());
+    t.trainer->sampler()->run(state, counted, plan.K, t.trainer->generator());
+    t.gradients_per_step = double(counted.gradients()) / double(plan.K);
   }
   sync(device);
   t.per_step.push_back(seconds_since(t1) / double(plan.K));
@@ -267,6 +291,7 @@ Json timed_row(const Timed& t, int64_t M, const Peak& peak, bool bf16) {
               {"cpu_ms_per_step", median(t.cpu_step) * 1e3},
               {"us_per_step_per_chain", step_s * 1e6 / double(M)},
               {"cuda_graph", t.trainer->cuda_graph_status()},
+              {"gradient_evaluations_per_step", t.gradients_per_step},
               {"sampler", t.setup.sampler.to_json()}};
   const double flops = t.trainer->model()->forward_flops();
   if (flops > 0) {
