@@ -17,15 +17,29 @@ namespace anila {
 
 AnilaSampler::AnilaSampler(SamplerOptions options) : Sampler(std::move(options)) {}
 
+namespace {
+
+// The L2 norm of g over `dims`, kept. at::norm over a strided dimension (pixel:
+// the channels, stride H·W) is about 100× slower on the CPU than the same sum of
+// squares (14 ms against 0.14 ms for [100, 3, 32, 32] in LibTorch 1.13), so the
+// sum is used. Where a graph goes through g (anila-ito's second derivatives)
+// at::norm stays: its backward at a zero norm is 0, where √ of a sum gives NaN.
+at::Tensor l2_norm(const at::Tensor& g, at::IntArrayRef dims) {
+  if (g.requires_grad()) return g.norm(2, dims, /*keepdim=*/true);
+  return (g * g).sum(dims, /*keepdim=*/true).sqrt_();
+}
+
+}  // namespace
+
 at::Tensor anila_magnitude(const at::Tensor& grad, const std::string& norm) {
   if (norm == "element") return grad.abs();
   if (norm == "pixel") {
     TORCH_CHECK(grad.dim() >= 2, "AniLA norm=pixel needs states [B, C, ...], got ", grad.sizes());
-    return grad.norm(2, {1}, /*keepdim=*/true);
+    return l2_norm(grad, {1});
   }
   std::vector<int64_t> dims;  // sample
   for (int64_t d = 1; d < grad.dim(); ++d) dims.push_back(d);
-  return dims.empty() ? grad.abs() : grad.norm(2, dims, /*keepdim=*/true);
+  return dims.empty() ? grad.abs() : l2_norm(grad, dims);
 }
 
 at::Tensor anila_gamma(const at::Tensor& grad, double b, const std::string& norm) {
@@ -83,8 +97,12 @@ void AnilaSampler::step(ChainState& state, const LogDensity& logp, at::Generator
       }
     });
   } else {
-    auto [drift_scale, noise_scale] = anila_scales(state.grad, options_);
-    z = state.z + (s / 2) * drift_scale * state.grad + (eps * std::sqrt(s)) * noise_scale * xi;
+    // z + (s/2)·γ_drift⊙∇f + ε√s·γ_noise⊙ξ, skipping the factors that are 1.
+    const at::Tensor gamma_t = gamma(state.grad);
+    const double p = options_.noise_power;
+    z = xi.mul_(eps * std::sqrt(s));
+    if (scale_noise) z.mul_(p == 1 ? gamma_t : p == 0.5 ? gamma_t.sqrt() : gamma_t.pow(p));
+    z.add_(state.z).add_(scale_drift ? gamma_t * state.grad : state.grad, s / 2);
   }
   accept_move(state, z, logp);
 }
