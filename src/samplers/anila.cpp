@@ -46,13 +46,20 @@ at::Tensor anila_gamma(const at::Tensor& grad, double b, const std::string& norm
   return (b / anila_magnitude(grad, norm).clamp_min(b)).expand_as(grad);
 }
 
+namespace {
+
+// γ^p, the noise's factor; the two published powers without a general pow.
+at::Tensor noise_factor(const at::Tensor& gamma, double p) {
+  return p == 1 ? gamma : p == 0.5 ? gamma.sqrt() : gamma.pow(p);
+}
+
+}  // namespace
+
 std::pair<at::Tensor, at::Tensor> anila_scales(const at::Tensor& grad, const SamplerOptions& o) {
   at::Tensor gamma = anila_gamma(grad, o.threshold, o.norm);
   at::Tensor ones = at::ones_like(gamma);
-  at::Tensor noise = o.noise_power == 1     ? gamma
-                     : o.noise_power == 0.5 ? gamma.sqrt()
-                                            : gamma.pow(o.noise_power);
-  return {o.anisotropy == "noise" ? ones : gamma, o.anisotropy == "drift" ? ones : noise};
+  return {o.anisotropy == "noise" ? ones : gamma,
+          o.anisotropy == "drift" ? ones : noise_factor(gamma, o.noise_power)};
 }
 
 at::Tensor AnilaSampler::gamma(const at::Tensor& grad) const {
@@ -69,8 +76,9 @@ void AnilaSampler::step(ChainState& state, const LogDensity& logp, at::Generator
   const bool fast = state.z.device().is_cpu() && state.z.scalar_type() == at::kFloat &&
                     state.z.is_contiguous() && state.grad.is_contiguous() &&
                     options_.norm == "element" && state.grad.scalar_type() == at::kFloat;
+  // γ as a tensor, once, for the diagnostics and the tensor-op path.
+  const at::Tensor gamma_t = stats || !fast ? gamma(state.grad) : at::Tensor();
   if (stats) {
-    at::Tensor gamma_t = gamma(state.grad);
     record_state(stats, state);
     stats->add(&stats->gamma, gamma_t.mean());
     stats->add(&stats->gamma_lt1, (gamma_t < 1).to(at::kFloat).mean());
@@ -98,10 +106,8 @@ void AnilaSampler::step(ChainState& state, const LogDensity& logp, at::Generator
     });
   } else {
     // z + (s/2)·γ_drift⊙∇f + ε√s·γ_noise⊙ξ, skipping the factors that are 1.
-    const at::Tensor gamma_t = gamma(state.grad);
-    const double p = options_.noise_power;
     z = xi.mul_(eps * std::sqrt(s));
-    if (scale_noise) z.mul_(p == 1 ? gamma_t : p == 0.5 ? gamma_t.sqrt() : gamma_t.pow(p));
+    if (scale_noise) z.mul_(noise_factor(gamma_t, options_.noise_power));
     z.add_(state.z).add_(scale_drift ? gamma_t * state.grad : state.grad, s / 2);
   }
   accept_move(state, z, logp);
